@@ -1,0 +1,2 @@
+//! The `ipc` command.
+fn main() {}

@@ -1,0 +1,6 @@
+//! Sync building blocks: the hybrid logical clock, operations and the merge rule. The sync
+//! engine and wire types join them with the sync issue; nothing here does I/O.
+
+pub mod hlc;
+pub mod merge;
+pub mod op;
