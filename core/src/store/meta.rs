@@ -1,5 +1,5 @@
-//! The `meta` table: store identity, the persisted hybrid logical clock, wrapped keys and
-//! PIN-attempt state. Values are clear text (JSON where structured); nothing in it is
+//! The `meta` table: store identity, the persisted hybrid logical clock and the wrapped
+//! keys. Values are clear text (JSON where structured); nothing in it is
 //! personal data, and the wrapped keys are useless without the PIN and the device secret.
 
 use rusqlite::{Connection, OptionalExtension};
@@ -24,8 +24,6 @@ pub mod key {
     pub const WRAPPED_PIN: &str = "wrapped_pin";
     /// The data key wrapped by the recovery-code-derived key.
     pub const WRAPPED_RECOVERY: &str = "wrapped_recovery";
-    /// Wrong-PIN counter and lock-out state.
-    pub const ATTEMPTS: &str = "pin_attempts";
 }
 
 /// Read a text value.

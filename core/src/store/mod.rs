@@ -12,6 +12,7 @@
 //!   ([`Store::mark_acknowledged`]); received operations go through [`Store::apply_remote`].
 
 pub mod apply;
+pub mod attempts;
 pub mod audit;
 pub mod caseload;
 pub mod crypto;
@@ -118,6 +119,7 @@ pub struct Store {
     path: PathBuf,
     identity: Identity,
     secrets: Arc<dyn SecretStore>,
+    attempts: attempts::AttemptFile,
     config: StoreConfig,
 }
 
@@ -152,6 +154,7 @@ impl Store {
         if secrets.get(DEVICE_SECRET_NAME)?.is_some() {
             return Err(StoreError::AlreadyExists);
         }
+        let attempt_file = attempts::AttemptFile::beside(path)?;
         let mut conn = db::create_new(path)?;
         let device_secret = secret::generate_device_secret()?;
         secrets.put(DEVICE_SECRET_NAME, device_secret.as_ref())?;
@@ -193,7 +196,6 @@ impl Store {
         )?;
         meta::set_json(&tx, meta::key::WRAPPED_PIN, &wrapped_pin)?;
         meta::set_json(&tx, meta::key::WRAPPED_RECOVERY, &wrapped_recovery)?;
-        meta::set_json(&tx, meta::key::ATTEMPTS, &AttemptState::default())?;
         let name = cipher.seal(
             &Aad::field("workers", worker.id.as_bytes(), "display_name"),
             worker_row.display_name.as_bytes(),
@@ -231,8 +233,10 @@ impl Store {
             path: path.to_path_buf(),
             identity,
             secrets,
+            attempts: attempt_file,
             config,
         };
+        store.attempts.save(&AttemptState::default())?;
         Ok((store, recovery))
     }
 
@@ -254,6 +258,7 @@ impl Store {
             path: path.to_path_buf(),
             identity,
             secrets,
+            attempts: attempts::AttemptFile::beside(path)?,
             config,
         })
     }
@@ -301,43 +306,38 @@ impl Store {
     }
 
     /// Check a PIN against the wrapped key, applying the attempt policy: the attempt is
-    /// recorded as a failure *before* the check and cleared on success, so killing the app
-    /// mid-check still uses up the attempt.
+    /// saved as a failure (in the counter file, not the database) *before* the check and
+    /// cleared on success, so killing the app mid-check still uses up the attempt. A wrong
+    /// PIN writes nothing to the database; failures are audited at the next successful unlock.
     fn verify_pin(&self, conn: &Connection, pin: &Pin) -> Result<DataKey> {
         let policy = &self.config.pin_policy;
         let now_ms = self.config.clock.now().timestamp_millis();
-        let mut attempts: AttemptState =
-            meta::get_json(conn, meta::key::ATTEMPTS)?.unwrap_or_default();
+        let mut attempts = self.attempts.load()?;
         if attempts.clamp_to_clock(now_ms) {
-            meta::set_json(conn, meta::key::ATTEMPTS, &attempts)?;
+            self.attempts.save(&attempts)?;
         }
         attempts.check(policy, now_ms).map_err(key_to_store)?;
         let mut failed = attempts;
         failed.record_failure(policy, now_ms);
-        meta::set_json(conn, meta::key::ATTEMPTS, &failed)?;
+        self.attempts.save(&failed)?;
         let wrapped: WrappedKey =
             meta::get_json(conn, meta::key::WRAPPED_PIN)?.ok_or(StoreError::Corrupt)?;
         let secret = self.device_secret()?;
         match keys::unwrap_with_pin(&wrapped, pin, &secret, self.identity.store_id.as_bytes()) {
             Ok(key) => {
-                let mut ok = attempts;
-                ok.record_success();
-                meta::set_json(conn, meta::key::ATTEMPTS, &ok)?;
+                for _ in 0..attempts.failures.min(policy.max_attempts) {
+                    self.audit_now(conn, AuditAction::UnlockFailed)?;
+                }
+                self.attempts.save(&AttemptState::default())?;
                 Ok(key)
             }
-            Err(KeyError::WrongPin) => {
-                self.audit_now(conn, AuditAction::UnlockFailed)?;
-                if failed.locked_out {
-                    Err(StoreError::LockedOut)
-                } else {
-                    Err(StoreError::WrongPin {
-                        attempts_left: failed.attempts_left(policy),
-                    })
-                }
-            }
+            Err(KeyError::WrongPin) if failed.locked_out => Err(StoreError::LockedOut),
+            Err(KeyError::WrongPin) => Err(StoreError::WrongPin {
+                attempts_left: failed.attempts_left(policy),
+            }),
             Err(e) => {
                 // Not a PIN problem (e.g. a damaged wrapped key): do not count it.
-                meta::set_json(conn, meta::key::ATTEMPTS, &attempts)?;
+                self.attempts.save(&attempts)?;
                 Err(e.into())
             }
         }
@@ -424,9 +424,9 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         meta::set_json(&tx, meta::key::WRAPPED_PIN, &rewrapped)?;
-        meta::set_json(&tx, meta::key::ATTEMPTS, &AttemptState::default())?;
         self.audit_now(&tx, AuditAction::Recover)?;
         tx.commit()?;
+        self.attempts.save(&AttemptState::default())?;
         let cipher = FieldCipher::new(&key)?;
         inner.unlocked = Some(Unlocked { cipher });
         Ok(())
