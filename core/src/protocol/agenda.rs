@@ -32,6 +32,8 @@ pub const INITIAL: &str = "initial";
 pub const MIDDLE: &str = "middle";
 /// Phase id of the last planned session.
 pub const TERMINATION: &str = "termination";
+/// The step that records the stage of a dispute.
+pub const DISPUTE_STAGE_STEP: &str = "dispute_stage";
 
 /// What is wrong with agenda content, a translation, or a look-up. Content errors name the
 /// step, key or field; they hold content ids only, never a client's data.

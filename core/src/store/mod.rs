@@ -433,11 +433,18 @@ impl Store {
     }
 
     /// Run `f` in one write transaction; commits only if `f` returns `Ok`.
-    pub fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+    /// The closure's error type only has to convert from [`StoreError`], so higher layers
+    /// (the course engine) can refuse a step with their own errors and roll everything back.
+    pub fn write<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Writer<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let mut inner = self.lock_inner();
         let Inner { conn, unlocked } = &mut *inner;
         let cipher = &unlocked.as_ref().ok_or(StoreError::Locked)?.cipher;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
         let last = load_hlc(&tx, self.identity.device_id)?;
         let mut w = Writer {
             tx,
@@ -452,21 +459,27 @@ impl Store {
         if hlc.last() != last {
             meta::set(&tx, meta::key::HLC, &hlc.last().to_string())?;
         }
-        tx.commit()?;
+        tx.commit().map_err(StoreError::from)?;
         Ok(out)
     }
 
     /// Run `f` with read access to the unlocked store.
-    pub fn read<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+    pub fn read<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Reader<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let inner = self.lock_inner();
         let cipher = &inner.unlocked.as_ref().ok_or(StoreError::Locked)?.cipher;
-        let tx = inner.conn.unchecked_transaction()?;
+        let tx = inner
+            .conn
+            .unchecked_transaction()
+            .map_err(StoreError::from)?;
         let out = f(&Reader {
             conn: &tx,
             cipher,
             today: self.config.clock.today(),
         })?;
-        tx.finish()?;
+        tx.finish().map_err(StoreError::from)?;
         Ok(out)
     }
 
@@ -634,6 +647,41 @@ fn record_effect(
     )
 }
 
+/// Read access shared by [`Reader`] and [`Writer`], so higher layers can run the same
+/// queries inside a read or a write transaction.
+pub trait Records {
+    /// Load one live record.
+    fn get<E: Entity>(&self, id: Uuid) -> Result<Option<E>>;
+    /// Load live records.
+    fn list<E: Entity>(&self, filter: Filter) -> Result<Vec<E>>;
+    /// Today's clinical date.
+    fn today(&self) -> NaiveDate;
+}
+
+impl Records for Reader<'_> {
+    fn get<E: Entity>(&self, id: Uuid) -> Result<Option<E>> {
+        read::get(self.conn, self.cipher, id)
+    }
+    fn list<E: Entity>(&self, filter: Filter) -> Result<Vec<E>> {
+        read::list(self.conn, self.cipher, filter)
+    }
+    fn today(&self) -> NaiveDate {
+        self.today
+    }
+}
+
+impl Records for Writer<'_> {
+    fn get<E: Entity>(&self, id: Uuid) -> Result<Option<E>> {
+        read::get(&self.tx, self.cipher, id)
+    }
+    fn list<E: Entity>(&self, filter: Filter) -> Result<Vec<E>> {
+        read::list(&self.tx, self.cipher, filter)
+    }
+    fn today(&self) -> NaiveDate {
+        self.today
+    }
+}
+
 /// Read access inside [`Store::read`].
 pub struct Reader<'a> {
     /// The connection (inside a read transaction).
@@ -642,17 +690,6 @@ pub struct Reader<'a> {
     pub cipher: &'a FieldCipher,
     /// Today's clinical date.
     pub today: NaiveDate,
-}
-
-impl Reader<'_> {
-    /// Load one live record.
-    pub fn get<E: Entity>(&self, id: Uuid) -> Result<Option<E>> {
-        read::get(self.conn, self.cipher, id)
-    }
-    /// Load live records.
-    pub fn list<E: Entity>(&self, filter: Filter) -> Result<Vec<E>> {
-        read::list(self.conn, self.cipher, filter)
-    }
 }
 
 /// Write access inside [`Store::write`]: every call appends an operation, applies it and
@@ -667,11 +704,6 @@ pub struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Today's clinical date (from the store's clock).
-    pub fn today(&self) -> NaiveDate {
-        self.today
-    }
-
     /// The current instant (from the store's clock).
     pub fn now(&self) -> DateTime<Utc> {
         self.now
@@ -680,16 +712,6 @@ impl Writer<'_> {
     /// The store's identity.
     pub fn identity(&self) -> Identity {
         self.identity
-    }
-
-    /// Load one live record (sees this transaction's writes).
-    pub fn get<E: Entity>(&self, id: Uuid) -> Result<Option<E>> {
-        read::get(&self.tx, self.cipher, id)
-    }
-
-    /// Load live records (sees this transaction's writes).
-    pub fn list<E: Entity>(&self, filter: Filter) -> Result<Vec<E>> {
-        read::list(&self.tx, self.cipher, filter)
     }
 
     /// Create a record after validating it.
