@@ -28,6 +28,9 @@ pub struct Scenario {
     pub client: ScenarioClient,
     /// The steps, in order.
     pub steps: Vec<ScenarioStep>,
+    /// The day the final state (flags, overdue …) is evaluated; default: the last step's.
+    #[serde(default)]
+    pub report_day: Option<u32>,
 }
 
 /// The client of a scenario.
@@ -298,7 +301,7 @@ pub fn run(
             }),
         }
     }
-    clock.set(at(start, last_day).and_utc());
+    clock.set(at(start, scenario.report_day.unwrap_or(last_day).max(last_day)).and_utc());
     store.read(|r| {
         let rec =
             ClientRecords::load(r, client_id)?.ok_or(ProtocolError::NotFound { what: "client" })?;
