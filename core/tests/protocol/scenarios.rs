@@ -483,3 +483,39 @@ fn a_programme_config_changes_the_rules() {
         "PHQ-2 of 2 is positive with a cut-point of 2: {r:?}"
     );
 }
+
+#[test]
+fn every_example_scenario_runs_as_documented() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let r = simulate(&json);
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        match name.as_str() {
+            "disputes-six-sessions" => assert_eq!(r.status, "completed"),
+            "item9-needs-assessment" => {
+                assert_eq!(errors(&r), ["risk_assessment_required"]);
+                assert_eq!(r.sessions_held, 2);
+                assert_eq!(r.risk_events.len(), 1);
+            }
+            "not-eligible" => {
+                assert_eq!(errors(&r), ["not_eligible"]);
+                assert_eq!(r.flags, ["not_eligible"]);
+            }
+            "session-limit" => {
+                assert_eq!(errors(&r), ["session_limit"]);
+                assert_eq!((r.sessions_held, r.status.as_str()), (8, "completed"));
+            }
+            "missed-and-concern" => {
+                for f in ["risk_concern", "missed_sessions", "overdue"] {
+                    assert!(has_flag(&r, f), "{f}: {r:?}");
+                }
+            }
+            other => panic!("example {other} has no expectation here: add one"),
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 5);
+}
