@@ -377,6 +377,12 @@ text_enum!(
         Recover => "recover",
         /// Data was exported.
         Export => "export",
+        /// The device enrolled with a sync server.
+        Enrol => "enrol",
+        /// A client's records were removed from this device (reassigned elsewhere).
+        Purge => "purge",
+        /// All records were wiped from this device (revoked).
+        Wipe => "wipe",
     }
 );
 
@@ -468,7 +474,7 @@ mod tests {
     #[test]
     fn variant_counts() {
         assert_eq!(CourseStatus::ALL.len(), 9);
-        assert_eq!(AuditAction::ALL.len(), 10);
+        assert_eq!(AuditAction::ALL.len(), 13);
         assert_eq!(ProblemArea::ALL.len(), 4);
     }
 

@@ -13,6 +13,7 @@ mod course;
 mod dates;
 mod enums;
 mod error;
+mod extra;
 mod ids;
 mod inventory;
 mod questionnaire;
@@ -42,6 +43,7 @@ pub use enums::{
     ResponseContext, RiskOutcome, RiskStatus, RiskTrigger, Role, ScreeningOutcome, Sex,
 };
 pub use error::{ModelError, Reason, Result};
+pub use extra::{Extra, EXTRA_MAX_BYTES};
 pub use ids::{
     ClientId, CourseId, DeviceId, InventoryEntryId, OpId, ReferralId, ReminderId, ResponseId,
     RiskEventId, ScreeningId, SessionId, SupervisorNoteId, TimelineEventId, WorkerId,

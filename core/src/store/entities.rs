@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use uuid::Uuid;
 
 use crate::model::{
-    Client, ClientId, Course, InventoryEntry, ModelError, QuestionnaireResponse, Referral,
+    Client, ClientId, Course, Extra, InventoryEntry, ModelError, QuestionnaireResponse, Referral,
     Reminder, RiskEvent, Screening, Session, SupervisorNote, TimelineEvent,
 };
 use crate::store::record::Entity;
@@ -44,6 +44,19 @@ impl Entity for Client {
     }
     fn check(&self, today: NaiveDate) -> Result<(), ModelError> {
         self.validate(today)
+    }
+}
+
+impl Entity for Extra {
+    const KIND: EntityKind = EntityKind::Extra;
+    fn id(&self) -> Uuid {
+        self.id
+    }
+    fn scope(&self) -> ClientId {
+        self.client_id
+    }
+    fn check(&self, _today: NaiveDate) -> Result<(), ModelError> {
+        self.validate()
     }
 }
 

@@ -27,6 +27,7 @@ pub mod record;
 pub mod schema;
 pub mod secret;
 pub mod spec;
+pub mod sync_state;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,6 +45,7 @@ pub use caseload::CaseloadRow;
 pub use error::{Result, StoreError};
 pub use read::Filter;
 pub use record::Entity;
+pub use sync_state::{Enrolment, QuarantinedOp};
 
 use apply::Effect;
 use audit::AuditRecord;
@@ -117,7 +119,7 @@ struct Inner {
 pub struct Store {
     inner: Mutex<Inner>,
     path: PathBuf,
-    identity: Identity,
+    identity: Mutex<Identity>,
     secrets: Arc<dyn SecretStore>,
     attempts: attempts::AttemptFile,
     config: StoreConfig,
@@ -126,7 +128,7 @@ pub struct Store {
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("identity", &self.identity)
+            .field("identity", &self.identity())
             .finish_non_exhaustive()
     }
 }
@@ -231,7 +233,7 @@ impl Store {
                 unlocked: Some(Unlocked { cipher }),
             }),
             path: path.to_path_buf(),
-            identity,
+            identity: Mutex::new(identity),
             secrets,
             attempts: attempt_file,
             config,
@@ -256,7 +258,7 @@ impl Store {
                 unlocked: None,
             }),
             path: path.to_path_buf(),
-            identity,
+            identity: Mutex::new(identity),
             secrets,
             attempts: attempts::AttemptFile::beside(path)?,
             config,
@@ -265,7 +267,7 @@ impl Store {
 
     /// The store's identity.
     pub fn identity(&self) -> Identity {
-        self.identity
+        *self.identity.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The database file.
@@ -295,8 +297,8 @@ impl Store {
             conn,
             &AuditRecord {
                 at: self.config.clock.now(),
-                actor: self.identity.worker_id,
-                device: self.identity.device_id,
+                actor: self.identity().worker_id,
+                device: self.identity().device_id,
                 action,
                 entity: None,
                 op_id: None,
@@ -323,7 +325,7 @@ impl Store {
         let wrapped: WrappedKey =
             meta::get_json(conn, meta::key::WRAPPED_PIN)?.ok_or(StoreError::Corrupt)?;
         let secret = self.device_secret()?;
-        match keys::unwrap_with_pin(&wrapped, pin, &secret, self.identity.store_id.as_bytes()) {
+        match keys::unwrap_with_pin(&wrapped, pin, &secret, self.identity().store_id.as_bytes()) {
             Ok(key) => {
                 for _ in 0..attempts.failures.min(policy.max_attempts) {
                     self.audit_now(conn, AuditAction::UnlockFailed)?;
@@ -380,7 +382,7 @@ impl Store {
             &new_pin,
             &secret,
             &kdf,
-            self.identity.store_id.as_bytes(),
+            self.identity().store_id.as_bytes(),
         )?;
         let tx = inner
             .conn
@@ -408,7 +410,7 @@ impl Store {
             &wrapped,
             &code,
             &secret,
-            self.identity.store_id.as_bytes(),
+            self.identity().store_id.as_bytes(),
         )?;
         let kdf = KdfParams {
             iterations: pin_wrapped.iterations,
@@ -418,7 +420,7 @@ impl Store {
             &new_pin,
             &secret,
             &kdf,
-            self.identity.store_id.as_bytes(),
+            self.identity().store_id.as_bytes(),
         )?;
         let tx = inner
             .conn
@@ -445,11 +447,11 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let last = load_hlc(&tx, self.identity.device_id)?;
+        let last = load_hlc(&tx, self.identity().device_id)?;
         let mut w = Writer {
             tx,
             cipher,
-            identity: self.identity,
+            identity: self.identity(),
             hlc: HlcClock::resume(last),
             now: self.config.clock.now(),
             today: self.config.clock.today(),
@@ -538,47 +540,158 @@ impl Store {
     /// Fold operations received from the server into the state, each in its own savepoint:
     /// an invalid one is reported and leaves no trace; the others are applied.
     pub fn apply_remote(&self, ops: &[Operation]) -> Result<RemoteApplied> {
+        self.sync_transaction(|tx, cipher, clock, now| apply_remote_in(tx, cipher, clock, now, ops))
+    }
+
+    /// Apply a whole sync reply atomically: acknowledgements, refusals (to quarantine),
+    /// received operations, clients that left the scope, and the new cursor. A crash before
+    /// the commit leaves everything as it was, and the same reply can be applied again.
+    pub fn apply_sync_reply(&self, reply: &SyncReply<'_>) -> Result<SyncApplied> {
+        let identity = self.identity();
+        self.sync_transaction(|tx, cipher, clock, now| {
+            let acknowledged = outbox::mark_acknowledged(tx, reply.acked)?;
+            let quarantined = sync_state::quarantine(tx, reply.rejected)?;
+            let remote = apply_remote_in(tx, cipher, clock, now, reply.ops)?;
+            for client in reply.removed {
+                sync_state::purge_client(tx, *client)?;
+                audit::append(
+                    tx,
+                    &AuditRecord {
+                        at: now,
+                        actor: identity.worker_id,
+                        device: identity.device_id,
+                        action: AuditAction::Purge,
+                        entity: Some((EntityKind::Client, client.as_uuid())),
+                        op_id: None,
+                        fields: &[],
+                    },
+                )?;
+            }
+            sync_state::set_cursor(tx, reply.cursor)?;
+            Ok(SyncApplied {
+                acknowledged,
+                quarantined,
+                remote,
+            })
+        })
+    }
+
+    fn sync_transaction<T>(
+        &self,
+        f: impl FnOnce(
+            &mut rusqlite::Transaction<'_>,
+            &FieldCipher,
+            &mut HlcClock,
+            DateTime<Utc>,
+        ) -> Result<T>,
+    ) -> Result<T> {
+        let device = self.identity().device_id;
         let mut inner = self.lock_inner();
         let Inner { conn, unlocked } = &mut *inner;
         let cipher = &unlocked.as_ref().ok_or(StoreError::Locked)?.cipher;
         let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let last = load_hlc(&tx, self.identity.device_id)?;
+        let last = load_hlc(&tx, device)?;
         let mut clock = HlcClock::resume(last);
-        let now = self.config.clock.now();
-        let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-        let mut result = RemoteApplied::default();
-        for op in ops {
-            let sp = tx.savepoint()?;
-            let outcome = (|| -> Result<Option<Effect>> {
-                apply::validate(op)?;
-                if !outbox::insert(&sp, cipher, op, outbox::Origin::Remote)? {
-                    return Ok(None);
-                }
-                let effect = apply::apply(&sp, cipher, op)?;
-                record_effect(&sp, now, op, AuditAction::ApplyRemote, &effect)?;
-                Ok(Some(effect))
-            })();
-            match outcome {
-                Ok(Some(_)) => {
-                    sp.commit()?;
-                    clock.observe(&op.hlc, now_ms);
-                    result.applied += 1;
-                }
-                Ok(None) => {
-                    sp.commit()?;
-                    result.duplicates += 1;
-                }
-                Err(e) => {
-                    drop(sp); // rolls back this operation only
-                    result.rejected.push((op.op_id, e.to_string()));
-                }
-            }
-        }
+        let out = f(&mut tx, cipher, &mut clock, self.config.clock.now())?;
         if clock.last() != last {
             meta::set(&tx, meta::key::HLC, &clock.last().to_string())?;
         }
         tx.commit()?;
-        Ok(result)
+        Ok(out)
+    }
+
+    /// The next batch of the outbox: at most `max_ops` operations and about `max_bytes` of
+    /// JSON (always at least one operation if any is waiting).
+    pub fn outbox_batch(&self, max_ops: u32, max_bytes: usize) -> Result<Vec<Operation>> {
+        let ops = self.outbox(max_ops)?;
+        let mut bytes = 0usize;
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            let size = serde_json::to_vec(&op).map(|v| v.len()).unwrap_or(0);
+            if !out.is_empty() && bytes.saturating_add(size) > max_bytes {
+                break;
+            }
+            bytes = bytes.saturating_add(size);
+            out.push(op);
+        }
+        Ok(out)
+    }
+
+    /// The last sync cursor applied.
+    pub fn sync_cursor(&self) -> Result<u64> {
+        sync_state::cursor(&self.lock_inner().conn)
+    }
+
+    /// The enrolment with a sync server, if any.
+    pub fn enrolment(&self) -> Result<Option<Enrolment>> {
+        sync_state::enrolment(&self.lock_inner().conn)
+    }
+
+    /// The bearer token (needs the store unlocked).
+    pub fn sync_token(&self) -> Result<Option<String>> {
+        self.read(|r| sync_state::token(r.conn, r.cipher))
+    }
+
+    /// Record a successful enrolment: server, worker identity and token (encrypted). From
+    /// now on operations are authored by the server's worker id.
+    pub fn set_enrolment(&self, enrolment: &Enrolment, token: &str) -> Result<()> {
+        let mut inner = self.lock_inner();
+        let Inner { conn, unlocked } = &mut *inner;
+        let cipher = &unlocked.as_ref().ok_or(StoreError::Locked)?.cipher;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        sync_state::set_enrolment(&tx, cipher, enrolment, token)?;
+        let mut identity = self.identity();
+        identity.worker_id = enrolment.worker_id;
+        audit::append(
+            &tx,
+            &AuditRecord {
+                at: self.config.clock.now(),
+                actor: identity.worker_id,
+                device: identity.device_id,
+                action: AuditAction::Enrol,
+                entity: None,
+                op_id: None,
+                fields: &[],
+            },
+        )?;
+        tx.commit()?;
+        *self.identity.lock().unwrap_or_else(|e| e.into_inner()) = identity;
+        Ok(())
+    }
+
+    /// Operations the server refused.
+    pub fn quarantined(&self) -> Result<Vec<QuarantinedOp>> {
+        sync_state::quarantined(&self.lock_inner().conn)
+    }
+
+    /// Ids of the clients held on this device.
+    pub fn client_ids(&self) -> Result<Vec<crate::model::ClientId>> {
+        sync_state::client_ids(&self.lock_inner().conn)
+    }
+
+    /// Remove all clinical data from this device (it was revoked). Keys stay, so the worker
+    /// can still unlock an empty store.
+    pub fn wipe(&self) -> Result<()> {
+        let identity = self.identity();
+        let mut inner = self.lock_inner();
+        let tx = inner
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        sync_state::wipe(&tx)?;
+        audit::append(
+            &tx,
+            &AuditRecord {
+                at: self.config.clock.now(),
+                actor: identity.worker_id,
+                device: identity.device_id,
+                action: AuditAction::Wipe,
+                entity: None,
+                op_id: None,
+                fields: &[],
+            },
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// The most recent audit entries, newest first.
@@ -602,6 +715,71 @@ impl Store {
             Err(StoreError::Corrupt)
         }
     }
+}
+
+/// A sync reply, as the store applies it.
+#[derive(Clone, Copy, Debug)]
+pub struct SyncReply<'a> {
+    /// Local operations the server stored.
+    pub acked: &'a [OpId],
+    /// Local operations the server refused: (id, code, reason).
+    pub rejected: &'a [(OpId, String, String)],
+    /// Operations received.
+    pub ops: &'a [Operation],
+    /// Clients that left this device's scope.
+    pub removed: &'a [crate::model::ClientId],
+    /// The new cursor.
+    pub cursor: u64,
+}
+
+/// What applying a sync reply did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncApplied {
+    /// Local operations newly marked acknowledged.
+    pub acknowledged: usize,
+    /// Local operations moved to quarantine.
+    pub quarantined: usize,
+    /// Received operations.
+    pub remote: RemoteApplied,
+}
+
+fn apply_remote_in(
+    tx: &mut rusqlite::Transaction<'_>,
+    cipher: &FieldCipher,
+    clock: &mut HlcClock,
+    now: DateTime<Utc>,
+    ops: &[Operation],
+) -> Result<RemoteApplied> {
+    let now_ms = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    let mut result = RemoteApplied::default();
+    for op in ops {
+        let sp = tx.savepoint()?;
+        let outcome = (|| -> Result<Option<Effect>> {
+            apply::validate(op)?;
+            if !outbox::insert(&sp, cipher, op, outbox::Origin::Remote)? {
+                return Ok(None);
+            }
+            let effect = apply::apply(&sp, cipher, op)?;
+            record_effect(&sp, now, op, AuditAction::ApplyRemote, &effect)?;
+            Ok(Some(effect))
+        })();
+        match outcome {
+            Ok(Some(_)) => {
+                sp.commit()?;
+                clock.observe(&op.hlc, now_ms);
+                result.applied += 1;
+            }
+            Ok(None) => {
+                sp.commit()?;
+                result.duplicates += 1;
+            }
+            Err(e) => {
+                drop(sp); // rolls back this operation only
+                result.rejected.push((op.op_id, e.to_string()));
+            }
+        }
+    }
+    Ok(result)
 }
 
 fn key_to_store(e: KeyError) -> StoreError {

@@ -17,7 +17,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::error::{Result, StoreError};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// `PRAGMA application_id` of an ipc-kit store ("IPC1"), checked before a file is opened.
 pub const APPLICATION_ID: u32 = 0x4950_4331;
@@ -193,6 +193,17 @@ CREATE TABLE reminders (
 ) STRICT;
 CREATE INDEX reminders_due ON reminders(status, due);
 
+CREATE TABLE extras (
+    id           TEXT PRIMARY KEY,
+    client_id    TEXT NOT NULL REFERENCES clients(id),
+    subject_kind TEXT,
+    subject_id   TEXT,
+    source       TEXT,
+    data         BLOB,
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+CREATE INDEX extras_subject ON extras(subject_id);
+
 CREATE TABLE ops (
     seq         INTEGER PRIMARY KEY,
     op_id       TEXT NOT NULL UNIQUE,
@@ -205,9 +216,11 @@ CREATE TABLE ops (
     change_kind TEXT NOT NULL,
     payload     BLOB NOT NULL,
     origin      TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
-    acked       INTEGER NOT NULL DEFAULT 0
+    acked       INTEGER NOT NULL DEFAULT 0,
+    quarantine TEXT,
+    quarantine_reason TEXT
 ) STRICT;
-CREATE INDEX ops_outbox ON ops(hlc) WHERE origin = 'local' AND acked = 0;
+CREATE INDEX ops_outbox ON ops(hlc) WHERE origin = 'local' AND acked = 0 AND quarantine IS NULL;
 CREATE INDEX ops_entity ON ops(entity_id);
 
 CREATE TABLE audit (
@@ -269,10 +282,32 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 }
 
 /// One migration step: from `version` to `version + 1`.
-pub fn upgrade_from(_tx: &Transaction<'_>, version: u32) -> Result<()> {
-    // Version 1 is the first schema; each later version adds an arm here.
-    Err(StoreError::NewerSchema {
-        found: version,
-        supported: VERSION,
-    })
+pub fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<()> {
+    match version {
+        // v2 (sync): quarantine of operations the server refused, and extra (imported)
+        // fields kept encrypted per record.
+        1 => tx.execute_batch(
+            "ALTER TABLE ops ADD COLUMN quarantine TEXT;
+             ALTER TABLE ops ADD COLUMN quarantine_reason TEXT;
+             DROP INDEX ops_outbox;
+             CREATE INDEX ops_outbox ON ops(hlc) WHERE origin = 'local' AND acked = 0 AND quarantine IS NULL;
+             CREATE TABLE extras (
+                 id           TEXT PRIMARY KEY,
+                 client_id    TEXT NOT NULL REFERENCES clients(id),
+                 subject_kind TEXT,
+                 subject_id   TEXT,
+                 source       TEXT,
+                 data         BLOB,
+                 _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+             ) STRICT;
+             CREATE INDEX extras_subject ON extras(subject_id);",
+        )?,
+        _ => {
+            return Err(StoreError::NewerSchema {
+                found: version,
+                supported: VERSION,
+            })
+        }
+    }
+    Ok(())
 }

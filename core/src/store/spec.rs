@@ -250,6 +250,19 @@ static REMINDER: KindSpec = KindSpec {
     ],
 };
 
+static EXTRA: KindSpec = KindSpec {
+    kind: EntityKind::Extra,
+    table: "extras",
+    parent: None,
+    append_only: false,
+    columns: &[
+        clear("subject_kind", Text),
+        clear("subject_id", Text),
+        clear("source", Text),
+        secret("data", Json),
+    ],
+};
+
 /// The storage description of `kind`.
 pub fn spec(kind: EntityKind) -> &'static KindSpec {
     match kind {
@@ -264,5 +277,6 @@ pub fn spec(kind: EntityKind) -> &'static KindSpec {
         EntityKind::Referral => &REFERRAL,
         EntityKind::SupervisorNote => &SUPERVISOR_NOTE,
         EntityKind::Reminder => &REMINDER,
+        EntityKind::Extra => &EXTRA,
     }
 }

@@ -44,11 +44,13 @@ pub enum EntityKind {
     SupervisorNote,
     /// A reminder (session due, follow-up).
     Reminder,
+    /// Extra (imported) fields of another record, kept encrypted.
+    Extra,
 }
 
 impl EntityKind {
     /// Every kind, in dependency order (parents before children).
-    pub const ALL: [EntityKind; 11] = [
+    pub const ALL: [EntityKind; 12] = [
         EntityKind::Client,
         EntityKind::Course,
         EntityKind::Session,
@@ -60,6 +62,7 @@ impl EntityKind {
         EntityKind::Referral,
         EntityKind::SupervisorNote,
         EntityKind::Reminder,
+        EntityKind::Extra,
     ];
 
     /// The wire and storage name of the kind.
@@ -76,6 +79,7 @@ impl EntityKind {
             EntityKind::Referral => "referral",
             EntityKind::SupervisorNote => "supervisor_note",
             EntityKind::Reminder => "reminder",
+            EntityKind::Extra => "extra",
         }
     }
 

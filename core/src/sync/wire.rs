@@ -1,0 +1,391 @@
+//! The sync wire format, version 1: request and response types shared by the device engine
+//! and the server, and their encoding (JSON, gzip-compressed). Documented with examples in
+//! `docs/protocol.md`; snapshot tests pin it.
+//!
+//! Decoding is defensive: a size cap on the compressed body and on the decompressed JSON
+//! (a decompression bomb is refused), unknown fields refused, and the version checked, so a
+//! malformed, oversized or wrong-version body gets a precise [`WireError`].
+
+use std::io::{Read, Write};
+
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ClientId, DeviceId, OpId, Role, WorkerId};
+use crate::sync::op::Operation;
+
+/// The protocol version this build speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// `POST`: push a batch and pull changes in one round trip.
+pub const SYNC_PATH: &str = "/v1/sync";
+/// `POST`: exchange a one-time enrolment code for device credentials.
+pub const ENROL_PATH: &str = "/v1/enrol";
+/// `GET`: liveness and version.
+pub const HEALTH_PATH: &str = "/health";
+/// Largest compressed body accepted (either direction).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// Largest decompressed body accepted (either direction).
+pub const MAX_JSON_BYTES: usize = 32 * 1024 * 1024;
+/// Most operations in one push.
+pub const MAX_BATCH_OPS: usize = 1_000;
+/// Most operations in one pull.
+pub const MAX_PULL_OPS: u32 = 2_000;
+
+/// One sync round trip, device → server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Protocol version.
+    pub version: u32,
+    /// The last cursor the device applied (0 at first).
+    pub cursor: u64,
+    /// Outgoing operations (may be empty), oldest first.
+    pub ops: Vec<Operation>,
+    /// Most operations the device wants back in this reply.
+    pub pull_limit: u32,
+    /// The device's wall clock (Unix ms), for skew detection.
+    pub device_time_ms: i64,
+}
+
+/// Why the server refused one operation. The rest of the batch is unaffected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    /// The client is not assigned to this worker (or team).
+    OutOfScope,
+    /// The client was reassigned to another worker; this device's edits are refused.
+    ClientReassigned,
+    /// The role may not make this change (e.g. a worker writing a supervisor note).
+    Forbidden,
+    /// The operation is malformed (unknown field, wrong device, …).
+    Invalid,
+    /// The op id was already stored with different content.
+    Conflict,
+}
+
+impl RejectCode {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectCode::OutOfScope => "out_of_scope",
+            RejectCode::ClientReassigned => "client_reassigned",
+            RejectCode::Forbidden => "forbidden",
+            RejectCode::Invalid => "invalid",
+            RejectCode::Conflict => "conflict",
+        }
+    }
+}
+
+/// A refused operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rejected {
+    /// The operation.
+    pub op_id: OpId,
+    /// Why, as a code.
+    pub code: RejectCode,
+    /// Why, in words (no personal data).
+    pub reason: String,
+}
+
+/// One sync round trip, server → device.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncResponse {
+    /// Protocol version.
+    pub version: u32,
+    /// Operations of the request now stored on the server (including ones stored before).
+    pub acked: Vec<OpId>,
+    /// Operations of the request refused, each with its reason.
+    pub rejected: Vec<Rejected>,
+    /// Operations the device may see since its cursor, in server order.
+    pub ops: Vec<Operation>,
+    /// Clients that left the device's scope (reassigned): the device removes their records.
+    pub removed: Vec<ClientId>,
+    /// The cursor to send next time, once `ops` and `removed` are applied.
+    pub cursor: u64,
+    /// More operations are waiting: sync again.
+    pub more: bool,
+    /// The server's wall clock (Unix ms).
+    pub server_time_ms: i64,
+    /// The device was revoked: after this push it must wipe its local data.
+    pub wipe: bool,
+}
+
+/// Enrolment, device → server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// Protocol version.
+    pub version: u32,
+    /// The one-time code from the supervisor.
+    pub code: String,
+    /// The device's id (from its store).
+    pub device_id: DeviceId,
+}
+
+/// Enrolment, server → device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolResponse {
+    /// Protocol version.
+    pub version: u32,
+    /// The device, as registered.
+    pub device_id: DeviceId,
+    /// The bearer token for every later request (shown once; the server keeps a hash).
+    pub token: String,
+    /// The worker the device belongs to.
+    pub worker_id: WorkerId,
+    /// Their role.
+    pub role: Role,
+    /// Their team.
+    pub team: String,
+}
+
+/// A request-level error (HTTP 4xx/5xx).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Missing or unknown credentials.
+    Unauthorized,
+    /// The device was revoked and has wiped (or must wipe) its data.
+    DeviceRevoked,
+    /// The enrolment code is unknown.
+    EnrolCodeInvalid,
+    /// The enrolment code expired.
+    EnrolCodeExpired,
+    /// The enrolment code was already used.
+    EnrolCodeUsed,
+    /// The protocol version is not supported.
+    VersionUnsupported,
+    /// The body is larger than the limit.
+    BodyTooLarge,
+    /// Too many operations in one push.
+    BatchTooLarge,
+    /// Too many requests from this device: wait `retry_after_ms`.
+    RateLimited,
+    /// The body could not be decoded.
+    Malformed,
+    /// The server failed; retry later.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::DeviceRevoked => "device_revoked",
+            ErrorCode::EnrolCodeInvalid => "enrol_code_invalid",
+            ErrorCode::EnrolCodeExpired => "enrol_code_expired",
+            ErrorCode::EnrolCodeUsed => "enrol_code_used",
+            ErrorCode::VersionUnsupported => "version_unsupported",
+            ErrorCode::BodyTooLarge => "body_too_large",
+            ErrorCode::BatchTooLarge => "batch_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Malformed => "malformed",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// Whether retrying the same request later can succeed.
+    pub fn retryable(self) -> bool {
+        matches!(self, ErrorCode::RateLimited | ErrorCode::Internal)
+    }
+}
+
+/// The body of an error reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// Protocol version.
+    pub version: u32,
+    /// What went wrong.
+    pub code: ErrorCode,
+    /// In words, for logs and the user (no personal data).
+    pub message: String,
+    /// When to retry, for `rate_limited`.
+    pub retry_after_ms: Option<u64>,
+}
+
+/// Encoding or decoding failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The body exceeds a size limit.
+    #[error("body too large (limit {limit} bytes)")]
+    TooLarge {
+        /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// The body is not valid gzip.
+    #[error("body is not valid gzip")]
+    Compression,
+    /// The JSON does not match the type; the text names the position, not the content.
+    #[error("malformed body ({category} at line {line}, column {column})")]
+    Json {
+        /// syntax / data / eof.
+        category: &'static str,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+    },
+    /// The version is not this build's.
+    #[error("protocol version {found} is not supported (this side speaks {supported})")]
+    Version {
+        /// Version received.
+        found: u32,
+        /// Version spoken here.
+        supported: u32,
+    },
+}
+
+/// Types carrying a `version` field.
+pub trait Versioned {
+    /// The version field.
+    fn version(&self) -> u32;
+}
+
+macro_rules! versioned {
+    ($($t:ty),*) => {$(
+        impl Versioned for $t {
+            fn version(&self) -> u32 {
+                self.version
+            }
+        }
+    )*};
+}
+
+versioned!(
+    SyncRequest,
+    SyncResponse,
+    EnrolRequest,
+    EnrolResponse,
+    ErrorBody
+);
+
+/// Serialise to JSON and gzip.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Serialising these types cannot fail (no maps with non-string keys, no custom errors);
+    // an empty body would be refused by the peer's decoder rather than misread.
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    let mut gz = GzEncoder::new(
+        Vec::with_capacity(json.len() / 4 + 64),
+        Compression::default(),
+    );
+    gz.write_all(&json)
+        .and_then(|()| gz.finish())
+        .unwrap_or_default()
+}
+
+/// Gunzip (with size caps), parse and check the version. A body that is already plain
+/// JSON (a platform HTTP stack may have decompressed it) is accepted too.
+pub fn decode<T: DeserializeOwned + Versioned>(body: &[u8]) -> Result<T, WireError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(WireError::TooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let plain;
+    let json: &[u8] = if body.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_JSON_BYTES));
+        let limit = u64::try_from(MAX_JSON_BYTES).unwrap_or(u64::MAX);
+        GzDecoder::new(body)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|_| WireError::Compression)?;
+        if out.len() > MAX_JSON_BYTES {
+            return Err(WireError::TooLarge {
+                limit: MAX_JSON_BYTES,
+            });
+        }
+        plain = out;
+        &plain
+    } else if body.first() == Some(&b'{') {
+        body
+    } else {
+        return Err(WireError::Compression);
+    };
+    let value: T = serde_json::from_slice(json).map_err(|e| WireError::Json {
+        category: match e.classify() {
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "unexpected shape",
+            serde_json::error::Category::Eof => "truncated",
+            serde_json::error::Category::Io => "io",
+        },
+        line: e.line(),
+        column: e.column(),
+    })?;
+    if value.version() != PROTOCOL_VERSION {
+        return Err(WireError::Version {
+            found: value.version(),
+            supported: PROTOCOL_VERSION,
+        });
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> SyncRequest {
+        SyncRequest {
+            version: PROTOCOL_VERSION,
+            cursor: 42,
+            ops: Vec::new(),
+            pull_limit: 500,
+            device_time_ms: 1_767_600_000_000,
+        }
+    }
+
+    #[test]
+    fn round_trip_through_gzip() {
+        let bytes = encode(&request());
+        assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
+        assert_eq!(decode::<SyncRequest>(&bytes).unwrap(), request());
+    }
+
+    #[test]
+    fn refuses_wrong_version_unknown_fields_garbage_truncation_and_bombs() {
+        let mut r = request();
+        r.version = 2;
+        assert!(matches!(
+            decode::<SyncRequest>(&encode(&r)),
+            Err(WireError::Version { found: 2, .. })
+        ));
+        let mut v = serde_json::to_value(request()).unwrap();
+        v["extra"] = serde_json::json!(1);
+        assert!(matches!(
+            decode::<SyncRequest>(&encode(&v)),
+            Err(WireError::Json { .. })
+        ));
+        assert_eq!(
+            decode::<SyncRequest>(b"not gzip"),
+            Err(WireError::Compression)
+        );
+        let bytes = encode(&request());
+        assert!(decode::<SyncRequest>(&bytes[..bytes.len() / 2]).is_err());
+        let zeros = vec![b' '; MAX_JSON_BYTES + 10];
+        let mut gz = GzEncoder::new(Vec::new(), Compression::best());
+        gz.write_all(&zeros).unwrap();
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < MAX_BODY_BYTES);
+        assert_eq!(
+            decode::<SyncRequest>(&bomb),
+            Err(WireError::TooLarge {
+                limit: MAX_JSON_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn json_errors_do_not_quote_content() {
+        let v = serde_json::json!({"version": 1, "cursor": "SECRETNAME", "ops": [], "pull_limit": 1, "device_time_ms": 0});
+        let err = decode::<SyncRequest>(&encode(&v)).unwrap_err().to_string();
+        assert!(!err.contains("SECRETNAME"), "{err}");
+    }
+}
