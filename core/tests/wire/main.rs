@@ -1,0 +1,113 @@
+//! Snapshot tests of the sync wire format (insta): any change to how a request, a reply, an
+//! operation or an error serialises breaks a test, so a wire change is always deliberate
+//! (bump `PROTOCOL_VERSION`, update `docs/protocol.md`, accept the new snapshots).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use ipc_core::model::{ClientId, DeviceId, OpId, Role, WorkerId};
+use ipc_core::sync::hlc::Hlc;
+use ipc_core::sync::op::{Change, EntityKind, Operation};
+use ipc_core::sync::wire::*;
+use serde_json::json;
+use uuid::Uuid;
+
+fn id(n: u8) -> Uuid {
+    Uuid::from_bytes([n; 16])
+}
+
+fn op() -> Operation {
+    let device = DeviceId::from_uuid(id(2));
+    let mut fields = BTreeMap::new();
+    fields.insert("display_name".to_string(), json!("Synthetic Client"));
+    fields.insert("birth_year".to_string(), json!(1990));
+    fields.insert("registered_on".to_string(), json!("2026-01-05"));
+    Operation {
+        op_id: OpId::from_uuid(id(1)),
+        hlc: Hlc {
+            wall_ms: 1_767_600_000_000,
+            counter: 3,
+            node: device,
+        },
+        device_id: device,
+        author: WorkerId::from_uuid(id(3)),
+        scope: ClientId::from_uuid(id(4)),
+        entity: EntityKind::Client,
+        entity_id: id(4),
+        change: Change::Create { fields },
+    }
+}
+
+#[test]
+fn operation() {
+    insta::assert_json_snapshot!(op());
+    let mut update = op();
+    update.change = Change::Update {
+        fields: BTreeMap::from([("village".to_string(), json!("Kibera"))]),
+    };
+    insta::assert_json_snapshot!("operation_update", update);
+    let mut delete = op();
+    delete.change = Change::Delete;
+    insta::assert_json_snapshot!("operation_delete", delete);
+}
+
+#[test]
+fn sync_request() {
+    let r = SyncRequest {
+        version: PROTOCOL_VERSION,
+        cursor: 41,
+        ops: vec![op()],
+        pull_limit: 1000,
+        device_time_ms: 1_767_600_000_500,
+    };
+    insta::assert_json_snapshot!(r);
+    assert_eq!(decode::<SyncRequest>(&encode(&r)).unwrap(), r);
+}
+
+#[test]
+fn sync_response() {
+    let r = SyncResponse {
+        version: PROTOCOL_VERSION,
+        acked: vec![OpId::from_uuid(id(1))],
+        rejected: vec![Rejected {
+            op_id: OpId::from_uuid(id(5)),
+            code: RejectCode::ClientReassigned,
+            reason: "the client was reassigned to another worker; this change was not applied"
+                .into(),
+        }],
+        ops: vec![op()],
+        removed: vec![ClientId::from_uuid(id(6))],
+        cursor: 57,
+        more: false,
+        server_time_ms: 1_767_600_000_900,
+        wipe: false,
+    };
+    insta::assert_json_snapshot!(r);
+    assert_eq!(decode::<SyncResponse>(&encode(&r)).unwrap(), r);
+}
+
+#[test]
+fn enrolment_and_errors() {
+    let req = EnrolRequest {
+        version: PROTOCOL_VERSION,
+        code: "K7QD-2M9X-4RTA".into(),
+        device_id: DeviceId::from_uuid(id(2)),
+    };
+    insta::assert_json_snapshot!("enrol_request", req);
+    let resp = EnrolResponse {
+        version: PROTOCOL_VERSION,
+        device_id: DeviceId::from_uuid(id(2)),
+        token: "dG9rZW4tZXhhbXBsZS1ub3QtcmVhbA".into(),
+        worker_id: WorkerId::from_uuid(id(3)),
+        role: Role::Worker,
+        team: "team-north".into(),
+    };
+    insta::assert_json_snapshot!("enrol_response", resp);
+    let err = ErrorBody {
+        version: PROTOCOL_VERSION,
+        code: ErrorCode::RateLimited,
+        message: "too many requests from this device".into(),
+        retry_after_ms: Some(1500),
+    };
+    insta::assert_json_snapshot!("error_body", err);
+}
