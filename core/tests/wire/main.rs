@@ -111,3 +111,29 @@ fn enrolment_and_errors() {
     };
     insta::assert_json_snapshot!("error_body", err);
 }
+
+proptest::proptest! {
+    /// The decoder never panics: arbitrary bytes, raw or gzip-wrapped, decode or give a
+    /// typed error (the cargo-fuzz target `fuzz/fuzz_targets/wire_decode.rs` goes further).
+    #[test]
+    fn decoder_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+        for body in [bytes.clone(), gzip_raw(&bytes)] {
+            let _ = decode::<SyncRequest>(&body);
+            let _ = decode::<SyncResponse>(&body);
+            let _ = decode::<EnrolRequest>(&body);
+        }
+    }
+
+    /// Mutating one byte of a valid body never panics and never yields a different request
+    /// silently with a wrong version.
+    #[test]
+    fn mutated_bodies_fail_cleanly(pos in 0usize..400, byte in proptest::num::u8::ANY) {
+        let r = SyncRequest { version: PROTOCOL_VERSION, cursor: 41, ops: vec![op()], pull_limit: 1000, device_time_ms: 5 };
+        let mut json = serde_json::to_vec(&r).unwrap();
+        let i = pos % json.len();
+        json[i] = byte;
+        if let Ok(decoded) = decode::<SyncRequest>(&gzip_raw(&json)) {
+            proptest::prop_assert_eq!(decoded.version, PROTOCOL_VERSION);
+        }
+    }
+}
