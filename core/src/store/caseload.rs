@@ -45,7 +45,8 @@ SELECT c.id, c.display_name, c.village, co.id, co.status, co.planned_sessions,
   (SELECT max(s.held_at) FROM sessions s WHERE s.course_id = co.id AND s._created IS NOT NULL
      AND s._deleted IS NULL AND s.attendance = 'attended'),
   (SELECT min(s.planned_date) FROM sessions s WHERE s.course_id = co.id AND s._created IS NOT NULL
-     AND s._deleted IS NULL AND s.completed = 0 AND s.attendance IS NULL),
+     AND s._deleted IS NULL AND s.completed = 0 AND s.attendance IS NULL
+     AND co.status NOT IN ('completed', 'referred', 'dropped_out', 'moved', 'died')),
   (SELECT count(*) FROM risk_events r WHERE r.client_id = c.id AND r._created IS NOT NULL
      AND r._deleted IS NULL AND r.status = 'open')
 FROM clients c

@@ -1,0 +1,276 @@
+//! The command-line surface of `ipc` (clap derive), and the one-line rendering of clap's
+//! errors: a usage error never spans several lines and never echoes a value (a mistyped
+//! argument could be a PIN or a name).
+
+use std::path::PathBuf;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use ipc_core::model::Sex;
+
+const AFTER_HELP: &str = "\
+The PIN is never a command-line argument: it is read from the IPC_PIN environment variable,
+or asked for when running in a terminal.
+
+Exit codes: 0 success; 1 other failure; 2 invalid command line or input; 3 PIN missing,
+wrong, too soon after wrong PINs, or locked out; 4 store missing, already existing, damaged,
+not an ipc-kit store, or from a newer version; 70 internal error.";
+
+/// ipc-kit command line: an encrypted on-device store for Interpersonal Counselling.
+#[derive(Debug, Parser)]
+#[command(name = "ipc", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new encrypted store (asks for a new PIN twice).
+    Init(InitArgs),
+    /// Work with clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Show the worker's clients and where each one stands.
+    Caseload(CaseloadArgs),
+    /// Build an encrypted store with a synthetic caseload and show what a CHW would see.
+    Demo(DemoArgs),
+}
+
+/// `ipc init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Path of the new store file (must not exist).
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+    /// The worker's name (stored encrypted).
+    #[arg(long, value_name = "NAME", default_value = "Community health worker")]
+    pub worker_name: String,
+    /// The worker's team (a label, not personal data).
+    #[arg(long, value_name = "TEAM", default_value = "default")]
+    pub team: String,
+    /// The worker's id from the programme's directory (a new one if not given).
+    #[arg(long, value_name = "UUID")]
+    pub worker_id: Option<String>,
+}
+
+/// `ipc client …`.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints only the new client id.
+    Add(ClientAddArgs),
+}
+
+/// Sex as recorded for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SexArg {
+    /// Female.
+    Female,
+    /// Male.
+    Male,
+    /// Other.
+    Other,
+}
+
+impl From<SexArg> for Sex {
+    fn from(s: SexArg) -> Sex {
+        match s {
+            SexArg::Female => Sex::Female,
+            SexArg::Male => Sex::Male,
+            SexArg::Other => Sex::Other,
+        }
+    }
+}
+
+/// `ipc client add`.
+#[derive(Debug, Args)]
+pub struct ClientAddArgs {
+    /// The store.
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+    /// The name the worker uses for the client.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Phone number (digits, spaces, + - ( ) only).
+    #[arg(long, value_name = "PHONE")]
+    pub phone: Option<String>,
+    /// Village.
+    #[arg(long, value_name = "VILLAGE")]
+    pub village: Option<String>,
+    /// Year of birth.
+    #[arg(long, value_name = "YEAR")]
+    pub birth_year: Option<i32>,
+    /// Sex.
+    #[arg(long, value_enum)]
+    pub sex: Option<SexArg>,
+}
+
+/// `ipc caseload`.
+#[derive(Debug, Args)]
+pub struct CaseloadArgs {
+    /// The store.
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+    /// Print a JSON array instead of a table: one object per client with client_id,
+    /// display_name, village, status ("registered" when no course yet), planned_sessions,
+    /// sessions_held, last_held, next_planned and open_risk_events.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ipc demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of synthetic clients.
+    #[arg(long, value_name = "N", default_value_t = 24,
+          value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub clients: u16,
+    /// Seed: the same seed gives the same caseload (relative to today).
+    #[arg(long, value_name = "S", default_value_t = 7)]
+    pub seed: u64,
+    /// Folder for the demo files (new or empty); default ./demo-data/run-<seed>-<n>.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+fn context(e: &clap::Error, kind: ContextKind) -> Option<String> {
+    match e.get(kind)? {
+        ContextValue::String(s) => Some(s.clone()),
+        ContextValue::Strings(v) if !v.is_empty() => Some(v.join(", ")),
+        _ => None,
+    }
+}
+
+/// One line describing a clap error (without the `error: ` prefix). Values typed by the user
+/// are never repeated; flag names are.
+pub fn clap_error_line(e: &clap::Error) -> String {
+    let arg = context(e, ContextKind::InvalidArg);
+    match e.kind() {
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let mut line = format!(
+                "invalid value for {}",
+                arg.as_deref().unwrap_or("an argument")
+            );
+            if let Some(valid) = context(e, ContextKind::ValidValue) {
+                line.push_str(&format!(" (expected one of: {valid})"));
+            }
+            line
+        }
+        ErrorKind::UnknownArgument => match arg {
+            Some(a) if a.starts_with('-') => {
+                let flag = a.split('=').next().unwrap_or_default();
+                if flag.to_ascii_lowercase().contains("pin") {
+                    "the PIN is never given on the command line: set IPC_PIN or type it when \
+                     asked"
+                        .to_owned()
+                } else {
+                    format!("unexpected argument {flag} (see --help)")
+                }
+            }
+            _ => "unexpected argument (see --help)".to_owned(),
+        },
+        ErrorKind::InvalidSubcommand => match context(e, ContextKind::SuggestedSubcommand) {
+            Some(s) => format!("unknown command; did you mean `{s}`? (see --help)"),
+            None => "unknown command (see --help)".to_owned(),
+        },
+        ErrorKind::MissingRequiredArgument => format!(
+            "missing required argument {} (see --help)",
+            arg.as_deref().unwrap_or("")
+        ),
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            "a command is required (see --help)".to_owned()
+        }
+        _ => {
+            let text = e.render().to_string();
+            let line = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = line
+                .strip_prefix("error:")
+                .unwrap_or(&line)
+                .trim()
+                .to_owned();
+            if line.is_empty() {
+                "invalid command line (see --help)".to_owned()
+            } else {
+                line
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).unwrap_err();
+        clap_error_line(&e)
+    }
+
+    #[test]
+    fn clap_errors_are_one_line_and_do_not_echo_values() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["ipc"], "a command is required"),
+            (&["ipc", "caseload"], "missing required argument --db"),
+            (
+                &["ipc", "caseload", "--db", "x", "--pin", "8412"],
+                "never given",
+            ),
+            (
+                &["ipc", "caseload", "--db", "x", "--pin=8412"],
+                "never given",
+            ),
+            (
+                &["ipc", "caseload", "--db", "x", "8412"],
+                "unexpected argument",
+            ),
+            (&["ipc", "8412"], "unknown command"),
+            (&["ipc", "caseloa"], "did you mean `caseload`"),
+            (
+                &[
+                    "ipc",
+                    "client",
+                    "add",
+                    "--db",
+                    "x",
+                    "--name",
+                    "a",
+                    "--birth-year",
+                    "19z1",
+                ],
+                "invalid value for --birth-year",
+            ),
+            (
+                &[
+                    "ipc", "client", "add", "--db", "x", "--name", "a", "--sex", "fmale",
+                ],
+                "expected one of",
+            ),
+            (
+                &["ipc", "demo", "--clients", "0"],
+                "invalid value for --clients",
+            ),
+        ];
+        for (args, expected) in cases {
+            let line = error_of(args);
+            assert!(line.contains(expected), "{args:?}: {line}");
+            assert!(!line.contains('\n'), "{args:?}: {line}");
+            for secret in ["8412", "19z1", "fmale"] {
+                assert!(!line.contains(secret), "{args:?} echoes a value: {line}");
+            }
+        }
+    }
+
+    #[test]
+    fn command_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,251 @@
+//! `ipc demo`: build an encrypted store with a synthetic caseload (the generator in
+//! [`crate::demo`]) and show what a community health worker would see, what was recorded, and
+//! a privacy check of the database files. Runs without any input: the PIN is a fixed demo PIN
+//! unless `IPC_PIN` is set.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ipc_core::model::{Client, Role, WorkerId};
+use ipc_core::store::keys::{KdfParams, Pin, DEFAULT_KDF_TARGET};
+use ipc_core::store::{Filter, NewWorker, Store, StoreConfig, StoreError};
+use zeroize::Zeroizing;
+
+use crate::args::DemoArgs;
+use crate::commands::emit;
+use crate::demo::privacy::{database_files, scan};
+use crate::demo::{populate, Counts, Stage};
+use crate::error::CliError;
+use crate::output::{caseload_summary, caseload_table, count, labelled, sort_caseload, thousands};
+use crate::pin;
+use crate::store_access::secrets_for;
+
+/// The PIN of demo stores when `IPC_PIN` is not set.
+pub const DEMO_PIN: &str = "246810";
+/// The store's file name inside the data folder.
+pub const DB_FILE: &str = "ipc-demo.db";
+/// Where demo runs go by default.
+pub const DEFAULT_BASE: &str = "demo-data";
+
+/// The folder for this run: `--data-dir` (new or empty), or the first free
+/// `demo-data/run-<seed>-<n>`. Created if needed.
+fn data_dir(args: &DemoArgs) -> Result<PathBuf, CliError> {
+    let create =
+        |dir: &Path| fs::create_dir_all(dir).map_err(CliError::io("creating the demo folder"));
+    if let Some(dir) = &args.data_dir {
+        if dir.symlink_metadata().is_ok() {
+            let mut entries = fs::read_dir(dir).map_err(|_| CliError::DataDirNotEmpty)?;
+            if entries.next().is_some() {
+                return Err(CliError::DataDirNotEmpty);
+            }
+        } else {
+            create(dir)?;
+        }
+        return Ok(dir.clone());
+    }
+    for n in 1..=10_000u32 {
+        let dir = Path::new(DEFAULT_BASE).join(format!("run-{}-{n}", args.seed));
+        if dir.symlink_metadata().is_err() {
+            create(&dir)?;
+            return Ok(dir);
+        }
+    }
+    Err(CliError::Io {
+        what: "finding a free demo folder",
+        kind: std::io::ErrorKind::AlreadyExists,
+    })
+}
+
+/// How to run this binary from the current folder (e.g. `target/release/ipc`), or `ipc`.
+fn ipc_command() -> String {
+    let (Ok(exe), Ok(cwd)) = (std::env::current_exe(), std::env::current_dir()) else {
+        return "ipc".to_owned();
+    };
+    match exe.strip_prefix(&cwd) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => "ipc".to_owned(),
+    }
+}
+
+/// Every client's name and phone number, decrypted from the store.
+fn personal_texts(store: &Store) -> Result<Vec<String>, CliError> {
+    let mut texts = BTreeSet::new();
+    for c in store.list::<Client>(Filter::All)? {
+        texts.insert(c.display_name);
+        if let Some(phone) = c.phone {
+            texts.insert(phone);
+        }
+    }
+    Ok(texts.into_iter().collect())
+}
+
+/// Run `ipc demo`.
+pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let started = Instant::now();
+    let env_pin = pin::from_env()?;
+    let pin_from_env = env_pin.is_some();
+    let pin = env_pin.unwrap_or_else(|| Zeroizing::new(DEMO_PIN.to_owned()));
+    // Refuse a bad IPC_PIN before creating anything.
+    Pin::new(&pin).map_err(StoreError::from)?;
+    let dir = data_dir(args)?;
+    let db = dir.join(DB_FILE);
+    let kdf = KdfParams::calibrate(DEFAULT_KDF_TARGET);
+    let worker = NewWorker {
+        id: WorkerId::new(),
+        display_name: "Demo CHW".to_owned(),
+        role: Role::Worker,
+        team: "demo-team".to_owned(),
+    };
+    let (store, recovery) = Store::create(
+        &db,
+        Arc::new(secrets_for(&db)?),
+        &pin,
+        &worker,
+        &kdf,
+        StoreConfig::default(),
+    )?;
+    drop(pin);
+    let clients = usize::from(args.clients);
+    let summary = populate(&store, args.seed, clients)?;
+
+    // What the worker sees, read back through the store's decrypting read path.
+    let today = store.read(|r| Ok::<_, StoreError>(r.today))?;
+    let mut rows = store.caseload()?;
+    sort_caseload(&mut rows);
+    let counts = Counts::read(&store)?;
+    let outbox = store.outbox_len()?;
+    let audit = store.audit_log(u32::MAX)?.len();
+
+    // The privacy check, while the store is open (data in the WAL) and after closing it.
+    let needles = personal_texts(&store)?;
+    let open_scan =
+        scan(&database_files(&db), &needles).map_err(CliError::io("the privacy scan"))?;
+    store.lock()?;
+    drop(store);
+    let closed_scan =
+        scan(&database_files(&db), &needles).map_err(CliError::io("the privacy scan"))?;
+    if open_scan.bytes == 0 || closed_scan.bytes == 0 {
+        return Err(CliError::Io {
+            what: "the privacy scan",
+            kind: std::io::ErrorKind::NotFound,
+        });
+    }
+    let found = open_scan.found.union(&closed_scan.found).count();
+    if found > 0 {
+        return Err(CliError::PrivacyLeak {
+            found,
+            total: needles.len(),
+        });
+    }
+
+    let pin_shown = if pin_from_env {
+        "<your IPC_PIN>"
+    } else {
+        DEMO_PIN
+    };
+    let mut t = format!(
+        "ipc demo: seed {}, {} (synthetic: every person, place and number is invented)\n\n",
+        args.seed,
+        count(clients, "client", "clients"),
+    );
+    t.push_str(&format!(
+        "store    {}  (encrypted; PIN {})\n",
+        db.display(),
+        if pin_from_env {
+            "from IPC_PIN"
+        } else {
+            DEMO_PIN
+        }
+    ));
+    t.push_str(&format!(
+        "worker   {} (team {}), today {}\n\n",
+        worker.display_name,
+        worker.team,
+        today.format("%a %d %b %Y")
+    ));
+    t.push_str(&caseload_table(&rows, today));
+    t.push('\n');
+    t.push_str(&caseload_summary(&rows, outbox));
+    t.push('\n');
+    let stages: Vec<String> = Stage::ALL
+        .iter()
+        .filter_map(|s| summary.stages.get(s).map(|n| format!("{n} {}", s.label())))
+        .collect();
+    t.push_str(&labelled("pathway", &stages));
+    t.push_str(&labelled(
+        "records",
+        &[
+            format!(
+                "{} sessions held, {} planned",
+                counts.sessions_held, counts.sessions_planned
+            ),
+            format!(
+                "{} ({} rescheduled and held)",
+                count(
+                    summary.sessions_missed,
+                    "missed appointment",
+                    "missed appointments"
+                ),
+                summary.missed_then_held
+            ),
+            format!("{} questionnaires (PHQ-2, PHQ-9)", counts.questionnaires),
+            format!("{} inventory entries", summary.inventory_entries),
+            format!("{} timeline events", summary.timeline_events),
+        ],
+    ));
+    t.push_str(&labelled(
+        "safety",
+        &[
+            format!(
+                "risk events: {} open, {} assessed, {} closed",
+                counts.risk_open, counts.risk_assessed, counts.risk_closed
+            ),
+            count(counts.referrals, "referral", "referrals"),
+            format!(
+                "{} pending",
+                count(counts.reminders_pending, "reminder", "reminders")
+            ),
+        ],
+    ));
+    t.push_str(&labelled(
+        "sync",
+        &[
+            format!(
+                "{} operations in the outbox, nothing sent yet",
+                thousands(outbox)
+            ),
+            format!(
+                "{} audit entries",
+                thousands(u64::try_from(audit).unwrap_or(u64::MAX))
+            ),
+        ],
+    ));
+    t.push_str(&format!(
+        "privacy check: {found} of {} names/phones found in plaintext in the database files\n\n",
+        needles.len()
+    ));
+    t.push_str(&format!(
+        "files    {}  ({DB_FILE}, its device secret, its PIN-attempt counter)\n",
+        dir.display()
+    ));
+    t.push_str(&format!(
+        "inspect  IPC_PIN={pin_shown} {} caseload --db {}\n",
+        ipc_command(),
+        db.display()
+    ));
+    t.push_str(&format!(
+        "recovery {}  (demo only; a real code is shown once, for the supervisor)\n",
+        recovery.expose_formatted().as_str()
+    ));
+    t.push_str(&format!(
+        "built in {:.1} s; one unlock = {} PBKDF2 iterations, about {} ms here\n",
+        started.elapsed().as_secs_f64(),
+        thousands(u64::from(kdf.iterations)),
+        DEFAULT_KDF_TARGET.as_millis()
+    ));
+    emit(out, &Zeroizing::new(t))
+}
