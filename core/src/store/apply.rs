@@ -69,7 +69,7 @@ pub fn validate(op: &Operation) -> Result<()> {
             }
         }
     }
-    Ok(())
+    crate::store::shape::check(op)
 }
 
 /// Fold `op` into the state. The caller owns the transaction.

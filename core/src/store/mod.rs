@@ -26,6 +26,7 @@ pub mod read;
 pub mod record;
 pub mod schema;
 pub mod secret;
+pub mod shape;
 pub mod spec;
 pub mod sync_state;
 
@@ -319,12 +320,14 @@ impl Store {
             self.attempts.save(&attempts)?;
         }
         attempts.check(policy, now_ms).map_err(key_to_store)?;
-        let mut failed = attempts;
-        failed.record_failure(policy, now_ms);
-        self.attempts.save(&failed)?;
+        // Everything that is not about the PIN is read first: a missing device secret or a
+        // damaged key record must not use up attempts.
         let wrapped: WrappedKey =
             meta::get_json(conn, meta::key::WRAPPED_PIN)?.ok_or(StoreError::Corrupt)?;
         let secret = self.device_secret()?;
+        let mut failed = attempts;
+        failed.record_failure(policy, now_ms);
+        self.attempts.save(&failed)?;
         match keys::unwrap_with_pin(&wrapped, pin, &secret, self.identity().store_id.as_bytes()) {
             Ok(key) => {
                 for _ in 0..attempts.failures.min(policy.max_attempts) {
@@ -705,11 +708,12 @@ impl Store {
         let result: String = inner
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        let fk: Option<String> = inner
-            .conn
-            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-            .ok();
-        if result == "ok" && fk.is_none() {
+        let fk_violations = {
+            let mut stmt = inner.conn.prepare("PRAGMA foreign_key_check")?;
+            let mut rows = stmt.query([])?;
+            rows.next()?.is_some()
+        };
+        if result == "ok" && !fk_violations {
             Ok(())
         } else {
             Err(StoreError::Corrupt)
@@ -958,14 +962,21 @@ impl Writer<'_> {
             entity_id,
             change,
         };
-        outbox::insert(&self.tx, self.cipher, &op, outbox::Origin::Local)?;
-        let effect = apply::apply(&self.tx, self.cipher, &op)?;
         let action = match op.change {
             Change::Create { .. } => AuditAction::Create,
             Change::Update { .. } => AuditAction::Update,
             Change::Delete => AuditAction::Delete,
         };
-        record_effect(&self.tx, self.now, &op, action, &effect)?;
+        // One savepoint per operation: if applying it fails, neither the operation nor any
+        // part of its effect stays in the transaction, even if the caller goes on and commits.
+        let cipher = self.cipher;
+        let now = self.now;
+        let sp = self.tx.savepoint()?;
+        apply::validate(&op)?;
+        outbox::insert(&sp, cipher, &op, outbox::Origin::Local)?;
+        let effect = apply::apply(&sp, cipher, &op)?;
+        record_effect(&sp, now, &op, action, &effect)?;
+        sp.commit()?;
         Ok(op)
     }
 }

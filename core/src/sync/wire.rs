@@ -283,8 +283,13 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Gzip raw bytes (for fuzzing and tests that need a body that is not a valid value).
 pub fn gzip_raw(bytes: &[u8]) -> Vec<u8> {
-    let mut gz = GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), Compression::default());
-    gz.write_all(bytes).and_then(|()| gz.finish()).unwrap_or_default()
+    let mut gz = GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4 + 64),
+        Compression::default(),
+    );
+    gz.write_all(bytes)
+        .and_then(|()| gz.finish())
+        .unwrap_or_default()
 }
 
 /// Gunzip (with size caps), parse and check the version. A body that is already plain
