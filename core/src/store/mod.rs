@@ -923,7 +923,14 @@ impl Writer<'_> {
                 "the id and client of a record cannot change",
             ));
         }
-        new.check(self.today)?;
+        // An edit must not make the record invalid. A rule the record already broke before
+        // the edit (e.g. a date "in the future" written by a device whose clock is ahead) does
+        // not block an unrelated edit.
+        if let Err(e) = new.check(self.today) {
+            if old.check(self.today).err().as_ref() != Some(&e) {
+                return Err(e.into());
+            }
+        }
         let before = record::to_fields(&old)?;
         let fields: FieldMap = record::to_fields(&new)?
             .into_iter()

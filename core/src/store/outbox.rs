@@ -118,7 +118,7 @@ fn decode(cipher: &FieldCipher, row: &rusqlite::Row<'_>) -> Result<Operation> {
 /// Local operations not yet acknowledged, oldest first, at most `limit`.
 pub fn pending(conn: &Connection, cipher: &FieldCipher, limit: u32) -> Result<Vec<Operation>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE origin = 'local' AND acked = 0 ORDER BY hlc LIMIT ?1"
+        "{SELECT} WHERE origin = 'local' AND acked = 0 AND quarantine IS NULL ORDER BY hlc LIMIT ?1"
     ))?;
     let mut rows = stmt.query([limit])?;
     let mut out = Vec::new();
@@ -160,7 +160,7 @@ pub fn compact(conn: &Connection) -> Result<usize> {
 /// Number of local operations waiting for acknowledgement.
 pub fn pending_count(conn: &Connection) -> Result<u64> {
     let n: i64 = conn.query_row(
-        "SELECT count(*) FROM ops WHERE origin = 'local' AND acked = 0",
+        "SELECT count(*) FROM ops WHERE origin = 'local' AND acked = 0 AND quarantine IS NULL",
         [],
         |r| r.get(0),
     )?;

@@ -369,6 +369,19 @@ impl<'a> SyncEngine<'a> {
                 });
                 return Ok(report);
             }
+            if !request.ops.is_empty()
+                && applied.acknowledged + applied.quarantined == 0
+                && reply.ops.is_empty()
+                && !reply.more
+            {
+                // The server neither stored nor refused anything we sent: stop instead of
+                // resending forever, and say so.
+                return Err(SyncError::Refused {
+                    code: "no_progress",
+                    message: "the server did not acknowledge the operations sent".into(),
+                    done: Box::new(report),
+                });
+            }
             if request.ops.is_empty() && !reply.more && waiting > 0 {
                 // Nothing was sendable yet the outbox is not empty: should not happen; stop
                 // rather than loop, and say so.
