@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -187,10 +187,10 @@ fn server_op_count(db: &Path) -> i64 {
         .unwrap()
 }
 
-fn reopen(path: &PathBuf) -> Store {
+fn reopen(path: &Path) -> Store {
     let mut d = Device {
         name: "x".into(),
-        path: path.clone(),
+        path: path.to_path_buf(),
         clock: Arc::new(SystemClock),
         store: None,
         worker: WorkerId::new(),
