@@ -10,8 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipc_core::model::Sex;
 
 const AFTER_HELP: &str = "\
-The PIN is never a command-line argument: it is read from the IPC_PIN environment variable,
-or asked for when running in a terminal.
+Secrets are never command-line arguments: the PIN is read from the IPC_PIN environment
+variable, a new PIN from IPC_NEW_PIN and the recovery code from IPC_RECOVERY_CODE, or each is
+asked for when running in a terminal.
 
 Exit codes: 0 success; 1 other failure; 2 invalid command line or input; 3 PIN missing,
 wrong, too soon after wrong PINs, or locked out; 4 store missing, already existing, damaged,
@@ -38,6 +39,15 @@ pub enum Command {
     Caseload(CaseloadArgs),
     /// Build an encrypted store with a synthetic caseload and show what a CHW would see.
     Demo(DemoArgs),
+    /// Score a questionnaire (PHQ-2, PHQ-9, GAD-7): total, band and flags. Needs no store.
+    Score(ScoreArgs),
+    /// Run a scripted course (a scenario) through the course engine in a fresh store and
+    /// print the report as JSON.
+    Simulate(SimulateArgs),
+    /// Unlock with the recovery code (after a lock-out or a forgotten PIN) and set a new PIN.
+    Recover(RecoverArgs),
+    /// Change the PIN (the data stays as it is; only the key wrapping changes).
+    ChangePin(ChangePinArgs),
 }
 
 /// `ipc init`.
@@ -136,6 +146,73 @@ pub struct DemoArgs {
     pub data_dir: Option<PathBuf>,
 }
 
+/// The builtin questionnaires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstrumentArg {
+    /// PHQ-2: 2 answers, 0–3 each.
+    Phq2,
+    /// PHQ-9: 9 answers, 0–3 each, and optionally a 10th, the difficulty item (not scored).
+    Phq9,
+    /// GAD-7: 7 answers, 0–3 each.
+    Gad7,
+}
+
+impl InstrumentArg {
+    /// The instrument id in the registry.
+    pub fn id(self) -> &'static str {
+        match self {
+            InstrumentArg::Phq2 => "phq2",
+            InstrumentArg::Phq9 => "phq9",
+            InstrumentArg::Gad7 => "gad7",
+        }
+    }
+}
+
+/// `ipc score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The questionnaire.
+    #[arg(long, value_enum)]
+    pub instrument: InstrumentArg,
+    /// The answers in item order, separated by commas, e.g. `1,0,2,3,1,0,0,1,0`.
+    #[arg(long, value_name = "LIST", allow_hyphen_values = true)]
+    pub answers: String,
+    /// Print one JSON object: instrument, version, total, max, band, flags, complete,
+    /// difficulty, answered.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ipc simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The scenario file (format in docs/simulate.md).
+    #[arg(value_name = "SCENARIO.json")]
+    pub scenario: PathBuf,
+    /// A protocol configuration to use instead of the built-in defaults.
+    #[arg(long, value_name = "CONFIG.json")]
+    pub protocol: Option<PathBuf>,
+    /// Keep the simulation store at PATH (must not exist); its PIN is printed on stderr.
+    #[arg(long, value_name = "PATH")]
+    pub keep_db: Option<PathBuf>,
+}
+
+/// `ipc recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The store.
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+}
+
+/// `ipc change-pin`.
+#[derive(Debug, Args)]
+pub struct ChangePinArgs {
+    /// The store.
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+}
+
 fn context(e: &clap::Error, kind: ContextKind) -> Option<String> {
     match e.get(kind)? {
         ContextValue::String(s) => Some(s.clone()),
@@ -162,9 +239,14 @@ pub fn clap_error_line(e: &clap::Error) -> String {
         ErrorKind::UnknownArgument => match arg {
             Some(a) if a.starts_with('-') => {
                 let flag = a.split('=').next().unwrap_or_default();
-                if flag.to_ascii_lowercase().contains("pin") {
-                    "the PIN is never given on the command line: set IPC_PIN or type it when \
-                     asked"
+                let lower = flag.to_ascii_lowercase();
+                if lower.contains("recovery") || lower.contains("code") {
+                    "the recovery code is never given on the command line: set \
+                     IPC_RECOVERY_CODE or type it when asked"
+                        .to_owned()
+                } else if lower.contains("pin") {
+                    "the PIN is never given on the command line: set IPC_PIN (IPC_NEW_PIN for \
+                     a new one) or type it when asked"
                         .to_owned()
                 } else {
                     format!("unexpected argument {flag} (see --help)")
@@ -257,6 +339,27 @@ mod tests {
                 &["ipc", "demo", "--clients", "0"],
                 "invalid value for --clients",
             ),
+            (
+                &[
+                    "ipc",
+                    "recover",
+                    "--db",
+                    "x",
+                    "--recovery-code",
+                    "8412-ABCDE",
+                ],
+                "recovery code is never given",
+            ),
+            (
+                &["ipc", "change-pin", "--db", "x", "--new-pin=8412"],
+                "never given",
+            ),
+            (
+                &["ipc", "score", "--instrument", "phq8412", "--answers", "1"],
+                "(expected one of: phq2, phq9, gad7)",
+            ),
+            (&["ipc", "score", "--instrument", "phq9"], "--answers"),
+            (&["ipc", "simulate"], "missing required argument"),
         ];
         for (args, expected) in cases {
             let line = error_of(args);

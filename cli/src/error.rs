@@ -45,21 +45,47 @@ pub enum CliError {
         /// Why (never the value).
         reason: String,
     },
-    /// Neither IPC_PIN nor a terminal.
-    #[error("no PIN: set IPC_PIN, or run in a terminal to be asked for it")]
-    NoPin,
-    /// IPC_PIN is set to an empty string.
-    #[error("IPC_PIN is set but empty")]
-    EmptyPin,
-    /// IPC_PIN is not valid text.
-    #[error("IPC_PIN is not valid UTF-8 text")]
-    PinNotText,
-    /// The two PINs typed on `init` differ.
-    #[error("the two PINs differ; nothing was created")]
+    /// A secret (PIN, new PIN, recovery code) is neither in its variable nor typed at a
+    /// terminal.
+    #[error("no {what}: set {var}, or run in a terminal to be asked for it")]
+    NoSecret {
+        /// What is missing ("PIN", "new PIN", "recovery code").
+        what: &'static str,
+        /// The environment variable that could hold it.
+        var: &'static str,
+    },
+    /// A secret's environment variable is set to an empty string.
+    #[error("{0} is set but empty")]
+    EmptyVar(&'static str),
+    /// A secret's environment variable is not valid text.
+    #[error("{0} is not valid UTF-8 text")]
+    VarNotText(&'static str),
+    /// The two new PINs typed differ.
+    #[error("the two PINs differ; nothing was changed")]
     PinMismatch,
+    /// `change-pin` with the same PIN as before.
+    #[error("the new PIN is the same as the current one; nothing was changed")]
+    SamePin,
     /// Reading from the terminal failed.
-    #[error("could not read the PIN from the terminal ({0})")]
-    PinPrompt(io::ErrorKind),
+    #[error("could not read from the terminal ({0})")]
+    Prompt(io::ErrorKind),
+    /// `ipc score --answers` is not a valid answer list (names the item and the allowed
+    /// values, never the values given).
+    #[error("--answers: {0}")]
+    Answers(String),
+    /// An input file (scenario, protocol configuration) is unreadable or invalid.
+    #[error("{role} {path}: {detail}")]
+    InputFile {
+        /// Which file ("scenario file", "protocol file").
+        role: &'static str,
+        /// Its path as given.
+        path: String,
+        /// What is wrong, with the line and column when known.
+        detail: String,
+    },
+    /// A simulation could not be run (not a problem of the scenario itself).
+    #[error("the simulation failed: {0}")]
+    Simulation(String),
     /// A file that must be new exists.
     #[error("{0} already exists; refusing to overwrite it")]
     Exists(&'static str),
@@ -124,6 +150,12 @@ impl CliError {
                 "too many wrong PINs: wait {} s before the next try",
                 retry_after_ms.div_ceil(1000)
             ),
+            CliError::Store(StoreError::LockedOut)
+            | CliError::Store(StoreError::Key(KeyError::LockedOut)) => {
+                "locked out after too many wrong PINs: unlock with the recovery code held by \
+                 your supervisor (`ipc recover --db …`)"
+                    .to_owned()
+            }
             CliError::Generate(GenerateError::Store(e)) => e.to_string(),
             other => other.to_string(),
         };
@@ -134,20 +166,24 @@ impl CliError {
     /// The process exit code.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Usage(_) | CliError::Invalid { .. } | CliError::DataDirNotEmpty => {
-                exit::USAGE
-            }
+            CliError::Usage(_)
+            | CliError::Invalid { .. }
+            | CliError::DataDirNotEmpty
+            | CliError::SamePin
+            | CliError::Answers(_)
+            | CliError::InputFile { .. } => exit::USAGE,
             CliError::Store(e) | CliError::Generate(GenerateError::Store(e)) => store_code(e),
-            CliError::NoPin
-            | CliError::EmptyPin
-            | CliError::PinNotText
+            CliError::NoSecret { .. }
+            | CliError::EmptyVar(_)
+            | CliError::VarNotText(_)
             | CliError::PinMismatch
-            | CliError::PinPrompt(_) => exit::ACCESS,
+            | CliError::Prompt(_) => exit::ACCESS,
             CliError::Exists(_) => exit::STORE,
             CliError::NoFolder(_)
             | CliError::Io { .. }
             | CliError::Generate(_)
             | CliError::PrivacyLeak { .. }
+            | CliError::Simulation(_)
             | CliError::Output(_) => exit::OTHER,
         }
     }
@@ -204,7 +240,24 @@ mod tests {
             (StoreError::WrongPin { attempts_left: 3 }.into(), 3),
             (StoreError::LockedOut.into(), 3),
             (StoreError::TooSoon { retry_after_ms: 1 }.into(), 3),
-            (CliError::NoPin, 3),
+            (
+                CliError::NoSecret {
+                    what: "PIN",
+                    var: "IPC_PIN",
+                },
+                3,
+            ),
+            (CliError::SamePin, 2),
+            (CliError::Answers("x".into()), 2),
+            (
+                CliError::InputFile {
+                    role: "scenario file",
+                    path: "s.json".into(),
+                    detail: "x".into(),
+                },
+                2,
+            ),
+            (CliError::Simulation("x".into()), 1),
             (StoreError::NotFound.into(), 4),
             (StoreError::NotADatabase.into(), 4),
             (StoreError::ForeignDatabase.into(), 4),

@@ -1,11 +1,13 @@
-//! How results are shown: aligned plain-text tables, the caseload as a table or as JSON, and
-//! small number and date formats. No colour codes: the output is for terminals, files and
+//! How results are shown: aligned plain-text tables, the caseload as a table or as JSON, the
+//! worklist and the supervisor's queue with their reasons, and small number and date formats. No colour codes: the output is for terminals, files and
 //! scripts alike.
 
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::Serialize;
 
 use ipc_core::model::CourseStatus;
+use ipc_core::protocol::flags::Flag;
+use ipc_core::protocol::worklist::{ReviewItem, WorkItem};
 use ipc_core::store::CaseloadRow;
 
 /// Longest client name shown in a table (longer ones are cut with `…`).
@@ -75,9 +77,15 @@ pub const LINE_WIDTH: usize = 100;
 /// `label` padded to 9 columns, then `items` joined by `; `, wrapped at [`LINE_WIDTH`] with
 /// continuation lines indented under the first item.
 pub fn labelled(label: &str, items: &[String]) -> String {
-    const INDENT: usize = 9;
-    let mut out = format!("{label:<INDENT$}");
-    let mut width = out.chars().count();
+    hanging(&format!("{label:<9}"), items)
+}
+
+/// `prefix`, then `items` joined by `; `, wrapped at [`LINE_WIDTH`] with continuation lines
+/// indented to the width of `prefix`. An item longer than a line is not cut.
+fn hanging(prefix: &str, items: &[String]) -> String {
+    let indent = prefix.chars().count();
+    let mut out = prefix.to_owned();
+    let mut width = indent;
     for (i, item) in items.iter().enumerate() {
         let piece = if i + 1 < items.len() {
             format!("{item};")
@@ -88,8 +96,8 @@ pub fn labelled(label: &str, items: &[String]) -> String {
         if i > 0 {
             if width + 1 + len > LINE_WIDTH {
                 out.push('\n');
-                out.push_str(&" ".repeat(INDENT));
-                width = INDENT;
+                out.push_str(&" ".repeat(indent));
+                width = indent;
             } else {
                 out.push(' ');
                 width += 1;
@@ -173,6 +181,95 @@ pub fn caseload_table(rows: &[CaseloadRow], today: NaiveDate) -> String {
         })
         .collect();
     table(&header, &lines)
+}
+
+/// A reason as shown to people: a leading snake_case name (a flag, a review kind) in words,
+/// e.g. `no_response: 10% …` → `no response: 10% …`.
+pub fn reason_text(reason: &str) -> String {
+    match reason.split_once(": ") {
+        Some((head, tail))
+            if !head.is_empty() && head.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+        {
+            format!("{}: {tail}", head.replace('_', " "))
+        }
+        _ => reason.to_owned(),
+    }
+}
+
+/// Rows of fixed columns followed by a wrapped list of reasons, under a header whose last
+/// column names the reasons.
+fn reasons_table(header: &[&str], rows: &[(Vec<String>, Vec<String>)]) -> String {
+    let fixed = header.len().saturating_sub(1);
+    let mut widths: Vec<usize> = header[..fixed].iter().map(|h| h.chars().count()).collect();
+    for (cells, _) in rows {
+        for (w, cell) in widths.iter_mut().zip(cells) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let pad = |cells: &[String]| {
+        let mut line = String::new();
+        for (cell, w) in cells.iter().zip(&widths) {
+            line.push_str(cell);
+            line.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(cell.chars().count()) + 2,
+            ));
+        }
+        line
+    };
+    let head: Vec<String> = header[..fixed].iter().map(|h| (*h).to_owned()).collect();
+    let mut out = pad(&head);
+    out.push_str(header.last().copied().unwrap_or_default());
+    out.push('\n');
+    for (cells, reasons) in rows {
+        out.push_str(&hanging(&pad(cells), reasons));
+    }
+    out
+}
+
+/// Where a worklist client stands: the course status, else what the screening decided (from
+/// its flags), else `registered`.
+fn work_status(item: &WorkItem) -> String {
+    let has = |flag: Flag| item.case.flags.iter().any(|f| f.flag == flag);
+    match item.case.status {
+        Some(s) => s.as_str().replace('_', " "),
+        None if has(Flag::Refer) => "refer".to_owned(),
+        None if has(Flag::NotEligible) => "not eligible".to_owned(),
+        None => "registered".to_owned(),
+    }
+}
+
+/// The worklist items that need something done (those with a reason), most urgent first:
+/// client, course status, and why.
+pub fn worklist_table(items: &[WorkItem]) -> String {
+    let rows: Vec<(Vec<String>, Vec<String>)> = items
+        .iter()
+        .filter(|i| !i.reasons.is_empty())
+        .map(|i| {
+            (
+                vec![truncate(&i.display_name, NAME_WIDTH), work_status(i)],
+                i.reasons.iter().map(|r| reason_text(r)).collect(),
+            )
+        })
+        .collect();
+    reasons_table(&["CLIENT", "STATUS", "WHY"], &rows)
+}
+
+/// The supervisor's queue: client and why, most urgent first.
+pub fn supervisor_table(items: &[ReviewItem]) -> String {
+    let rows: Vec<(Vec<String>, Vec<String>)> = items
+        .iter()
+        .map(|i| {
+            (
+                vec![truncate(&i.display_name, NAME_WIDTH)],
+                i.reasons
+                    .iter()
+                    .map(|r| format!("{}: {}", r.kind.replace('_', " "), r.detail))
+                    .collect(),
+            )
+        })
+        .collect();
+    reasons_table(&["CLIENT", "WHY"], &rows)
 }
 
 /// The one-line summary under the caseload table.
@@ -319,6 +416,43 @@ mod tests {
         assert!(lines[1].starts_with("         ") && !lines[1].starts_with("          "));
         assert!(text.ends_with("29 things\n"));
         assert_eq!(labelled("x", &["one".to_owned()]), "x        one\n");
+    }
+
+    #[test]
+    fn reasons_read_as_words_and_wrap_under_their_column() {
+        assert_eq!(
+            reason_text("no_response: 10% improvement"),
+            "no response: 10% improvement"
+        );
+        assert_eq!(
+            reason_text("risk event waiting for an assessment"),
+            "risk event waiting for an assessment"
+        );
+        assert_eq!(reason_text("Odd: text"), "Odd: text");
+        let rows = vec![
+            (
+                vec!["Achieng Odhiambo".to_owned(), "middle".to_owned()],
+                (0..12)
+                    .map(|i| format!("reason number {i}"))
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                vec!["B".to_owned(), "initial".to_owned()],
+                vec!["session due today".to_owned()],
+            ),
+        ];
+        let text = reasons_table(&["CLIENT", "STATUS", "WHY"], &rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "CLIENT            STATUS   WHY");
+        assert!(lines[1].starts_with("Achieng Odhiambo  middle   reason number 0; "));
+        assert!(lines[2].starts_with(&" ".repeat(27)) && !lines[2].starts_with(&" ".repeat(28)));
+        assert_eq!(
+            lines.last().unwrap(),
+            &"B                 initial  session due today"
+        );
+        for l in &lines {
+            assert!(l.chars().count() <= LINE_WIDTH, "{l}");
+        }
     }
 
     #[test]

@@ -306,6 +306,30 @@ fn demo_builds_an_encrypted_caseload_with_nothing_in_plaintext() {
     assert!(searched >= 6, "{text}");
     assert!(text.contains("6 clients, "), "{text}");
     assert!(text.contains("IPC_PIN=246810"), "{text}");
+    // The courses ran through the engine: the worklist has the worker's concern that still
+    // waits for its assessment at the top, and the supervisor's queue lists it too.
+    let lines: Vec<&str> = text.lines().collect();
+    let worklist = lines
+        .iter()
+        .position(|l| l.starts_with("WORKLIST: "))
+        .expect("a worklist");
+    assert!(lines[worklist + 1].starts_with("CLIENT"), "{text}");
+    assert!(
+        lines[worklist + 2].contains("risk event waiting for an assessment"),
+        "{text}"
+    );
+    let queue = lines
+        .iter()
+        .position(|l| l.starts_with("SUPERVISOR QUEUE: "))
+        .expect("a supervisor queue");
+    assert!(queue > worklist);
+    assert!(
+        lines[queue..]
+            .iter()
+            .any(|l| l.contains("worker concern on") && l.contains("NOT yet assessed")),
+        "{text}"
+    );
+    assert!(text.contains("course-engine steps on"), "{text}");
     let db = dir.path().join("run").join("ipc-demo.db");
     assert!(db.is_file());
 

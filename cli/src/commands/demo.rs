@@ -1,7 +1,9 @@
-//! `ipc demo`: build an encrypted store with a synthetic caseload (the generator in
-//! [`crate::demo`]) and show what a community health worker would see, what was recorded, and
-//! a privacy check of the database files. Runs without any input: the PIN is a fixed demo PIN
-//! unless `IPC_PIN` is set.
+//! `ipc demo`: build an encrypted store with a synthetic caseload — full courses run through
+//! the course engine on a simulated clock over the last ten weeks (the generator in
+//! [`crate::demo`]) — and show what a community health worker would see (the caseload and
+//! the worklist), what the supervisor must review, what was recorded, and a privacy check of
+//! the database files. Runs without any input: the PIN is a fixed demo PIN unless `IPC_PIN`
+//! is set.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -10,17 +12,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::Local;
+use ipc_core::clock::ManualClock;
 use ipc_core::model::{Client, Role, WorkerId};
-use ipc_core::store::keys::{KdfParams, Pin, DEFAULT_KDF_TARGET};
+use ipc_core::protocol::{Protocol, ProtocolError};
+use ipc_core::store::keys::{KdfParams, Pin, PinPolicy, DEFAULT_KDF_TARGET};
 use ipc_core::store::{Filter, NewWorker, Store, StoreConfig, StoreError};
 use zeroize::Zeroizing;
 
 use crate::args::DemoArgs;
 use crate::commands::emit;
 use crate::demo::privacy::{database_files, scan};
-use crate::demo::{populate, Counts, Stage};
+use crate::demo::{history_start, populate, Counts, Stage};
 use crate::error::CliError;
-use crate::output::{caseload_summary, caseload_table, count, labelled, sort_caseload, thousands};
+use crate::output::{
+    caseload_summary, caseload_table, count, labelled, sort_caseload, supervisor_table, thousands,
+    worklist_table,
+};
 use crate::pin;
 use crate::store_access::secrets_for;
 
@@ -100,20 +108,37 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
         role: Role::Worker,
         team: "demo-team".to_owned(),
     };
+    // The store runs on a simulated clock: created at the start of the history, moved to
+    // each step's time while the caseload is written, and left at now (local time).
+    let now = Local::now().naive_local().and_utc();
+    let clock = Arc::new(ManualClock::new(history_start(now.date_naive())));
+    let config = StoreConfig {
+        pin_policy: PinPolicy::default(),
+        clock: clock.clone(),
+    };
     let (store, recovery) = Store::create(
         &db,
         Arc::new(secrets_for(&db)?),
         &pin,
         &worker,
         &kdf,
-        StoreConfig::default(),
+        config,
     )?;
     drop(pin);
     let clients = usize::from(args.clients);
-    let summary = populate(&store, args.seed, clients)?;
+    let summary = populate(&store, &clock, now, args.seed, clients)?;
 
     // What the worker sees, read back through the store's decrypting read path.
     let today = store.read(|r| Ok::<_, StoreError>(r.today))?;
+    let protocol = Protocol::builtin().map_err(|e| CliError::Generate(e.into()))?;
+    let (worklist, queue) = store
+        .read(|r| {
+            Ok::<_, ProtocolError>((
+                protocol.worklist(r, today)?,
+                protocol.supervisor_queue(r, today)?,
+            ))
+        })
+        .map_err(|e| CliError::from(crate::demo::GenerateError::from(e)))?;
     let mut rows = store.caseload()?;
     sort_caseload(&mut rows);
     let counts = Counts::read(&store)?;
@@ -170,6 +195,23 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
     t.push_str(&caseload_table(&rows, today));
     t.push('\n');
     t.push_str(&caseload_summary(&rows, outbox));
+    t.push_str("\n\n");
+    let to_do = worklist.iter().filter(|i| !i.reasons.is_empty()).count();
+    t.push_str(&format!(
+        "WORKLIST: what needs doing, most urgent first ({to_do} of {})\n",
+        count(worklist.len(), "client", "clients")
+    ));
+    t.push_str(&worklist_table(&worklist));
+    t.push('\n');
+    t.push_str(&format!(
+        "SUPERVISOR QUEUE: cases to review ({}), risk events first\n",
+        queue.len()
+    ));
+    if queue.is_empty() {
+        t.push_str("nothing to review\n");
+    } else {
+        t.push_str(&supervisor_table(&queue));
+    }
     t.push('\n');
     let stages: Vec<String> = Stage::ALL
         .iter()
@@ -201,15 +243,27 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
         "safety",
         &[
             format!(
-                "risk events: {} open, {} assessed, {} closed",
-                counts.risk_open, counts.risk_assessed, counts.risk_closed
+                "risk events: {} waiting for assessment, {} assessed, {} closed",
+                counts.risk_waiting, counts.risk_assessed, counts.risk_closed
             ),
-            count(counts.referrals, "referral", "referrals"),
+            format!(
+                "{} ({} urgent)",
+                count(counts.referrals, "referral", "referrals"),
+                counts.referrals_urgent
+            ),
             format!(
                 "{} pending",
                 count(counts.reminders_pending, "reminder", "reminders")
             ),
         ],
+    ));
+    t.push_str(&labelled(
+        "engine",
+        &[format!(
+            "{} course-engine steps on {} days, one transaction each, on a simulated clock",
+            thousands(u64::try_from(summary.steps).unwrap_or(u64::MAX)),
+            summary.days
+        )],
     ));
     t.push_str(&labelled(
         "sync",

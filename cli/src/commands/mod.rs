@@ -4,6 +4,9 @@ pub mod caseload;
 pub mod client;
 pub mod demo;
 pub mod init;
+pub mod pin_admin;
+pub mod score;
+pub mod simulate;
 
 use std::io::Write;
 
@@ -17,6 +20,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Client(ClientCommand::Add(args)) => client::add(args, out),
         Command::Caseload(args) => caseload::run(args, out),
         Command::Demo(args) => demo::run(args, out),
+        Command::Score(args) => score::run(args, out),
+        Command::Simulate(args) => simulate::run(args, out),
+        Command::Recover(args) => pin_admin::recover(args, out),
+        Command::ChangePin(args) => pin_admin::change_pin(args, out),
     }
 }
 

@@ -513,9 +513,20 @@ fn every_example_scenario_runs_as_documented() {
                     assert!(has_flag(&r, f), "{f}: {r:?}");
                 }
             }
+            "gad7-screening" => {
+                assert!(r.errors.is_empty(), "{r:?}");
+                assert_eq!((r.sessions_held, r.status.as_str()), (4, "completed"));
+            }
+            "concern-urgent-referral" => {
+                assert_eq!(errors(&r), ["risk_assessment_required"]);
+                assert_eq!(r.status, "referred");
+                assert_eq!(r.risk_events[0].trigger, "worker_concern");
+                assert_eq!(r.risk_events[0].outcome.as_deref(), Some("urgent_referral"));
+                assert!(has_flag(&r, "refer"), "{r:?}");
+            }
             other => panic!("example {other} has no expectation here: add one"),
         }
         seen += 1;
     }
-    assert_eq!(seen, 5);
+    assert_eq!(seen, 7);
 }
