@@ -183,11 +183,15 @@ impl Protocol {
                         let improvement = (f64::from(b) - f64::from(l)) * 100.0 / f64::from(b);
                         let needed = f64::from(cfg.no_response.min_improvement_pct.value);
                         if improvement < needed {
+                            let how = if improvement < 0.0 {
+                                format!("PHQ-9 {:.0}% above the baseline", -improvement)
+                            } else {
+                                format!("{improvement:.0}% improvement")
+                            };
                             hit(
                                 Flag::NoResponse,
                                 format!(
-                                    "{:.0}% improvement after {} sessions (less than {needed:.0}%)",
-                                    improvement,
+                                    "{how} after {} sessions (less than {needed:.0}% improvement)",
                                     held.len()
                                 ),
                             );

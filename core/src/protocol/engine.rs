@@ -765,6 +765,56 @@ impl Protocol {
         Ok(())
     }
 
+    /// Close a risk event once it has been handled (assessed, and followed up by the worker
+    /// or the supervisor). An event without an assessment cannot be closed.
+    pub fn close_risk_event(
+        &self,
+        w: &mut Writer<'_>,
+        risk_event: RiskEventId,
+        at: NaiveDateTime,
+    ) -> Result<()> {
+        let event = w
+            .get::<RiskEvent>(risk_event.as_uuid())?
+            .ok_or(ProtocolError::NotFound { what: "risk event" })?;
+        if event.assessment.is_none() {
+            return Err(ProtocolError::RiskAssessmentRequired { risk_event });
+        }
+        if event.status == RiskStatus::Closed {
+            return Ok(());
+        }
+        let closed_at = at.max(event.opened_at);
+        w.update::<RiskEvent>(risk_event.as_uuid(), |e| {
+            e.status = RiskStatus::Closed;
+            e.closed_at = Some(closed_at);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Record what became of a referral (made, completed, declined), with the place it was
+    /// made to if known.
+    pub fn update_referral(
+        &self,
+        w: &mut Writer<'_>,
+        referral: ReferralId,
+        status: ReferralStatus,
+        destination: Option<&str>,
+        on: NaiveDate,
+    ) -> Result<()> {
+        let destination = destination.map(str::to_string);
+        w.get::<Referral>(referral.as_uuid())?
+            .ok_or(ProtocolError::NotFound { what: "referral" })?;
+        w.update::<Referral>(referral.as_uuid(), |r| {
+            r.status = status;
+            if destination.is_some() {
+                r.destination = destination;
+            }
+            r.updated_on = on.max(r.created_on);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     /// Add an important person to the course's interpersonal inventory.
     pub fn add_inventory(
         &self,

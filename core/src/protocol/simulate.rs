@@ -84,6 +84,10 @@ pub enum Action {
     Extend(ExtendStep),
     /// End the course.
     End(EndStep),
+    /// Close every assessed risk event (handled and followed up).
+    CloseRisk(Empty),
+    /// Record what became of every recommended referral.
+    Referral(ReferralStep),
 }
 
 impl Action {
@@ -97,6 +101,8 @@ impl Action {
             Action::Assess(_) => "assess",
             Action::Extend(_) => "extend",
             Action::End(_) => "end",
+            Action::CloseRisk(_) => "close_risk",
+            Action::Referral(_) => "referral",
         }
     }
 }
@@ -145,6 +151,17 @@ pub struct ExtendStep {
     /// Why.
     #[serde(default)]
     pub reason: String,
+}
+
+/// What became of the recommended referrals.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferralStep {
+    /// `made`, `completed` or `declined`.
+    pub status: crate::model::ReferralStatus,
+    /// Where to.
+    #[serde(default)]
+    pub destination: Option<String>,
 }
 
 /// The end of the course.
@@ -458,6 +475,52 @@ fn apply_step(
             out.push(ev(
                 "extended",
                 format!("{} sessions planned", e.planned_sessions),
+            ));
+        }
+        Action::CloseRisk(_) => {
+            let rec = ClientRecords::load(w, client)?
+                .ok_or(ProtocolError::NotFound { what: "client" })?;
+            let assessed: Vec<_> = rec
+                .risks
+                .iter()
+                .filter(|r| r.status == crate::model::RiskStatus::Assessed)
+                .map(|r| r.id)
+                .collect();
+            if assessed.is_empty() {
+                return Err(ProtocolError::Invalid("no assessed risk event to close"));
+            }
+            for id in &assessed {
+                protocol.close_risk_event(w, *id, when)?;
+            }
+            out.push(ev(
+                "risk_closed",
+                format!("{} risk event(s) closed", assessed.len()),
+            ));
+        }
+        Action::Referral(r) => {
+            let rec = ClientRecords::load(w, client)?
+                .ok_or(ProtocolError::NotFound { what: "client" })?;
+            let pending: Vec<_> = rec
+                .referrals
+                .iter()
+                .filter(|x| x.status == crate::model::ReferralStatus::Recommended)
+                .map(|x| x.id)
+                .collect();
+            if pending.is_empty() {
+                return Err(ProtocolError::Invalid("no recommended referral to update"));
+            }
+            for id in &pending {
+                protocol.update_referral(
+                    w,
+                    *id,
+                    r.status,
+                    r.destination.as_deref(),
+                    when.date(),
+                )?;
+            }
+            out.push(ev(
+                "referral",
+                format!("{} referral(s) {}", pending.len(), r.status.as_str()),
             ));
         }
         Action::End(e) => {

@@ -167,11 +167,15 @@ impl Protocol {
                 });
             }
         }
+        // A risk event still waiting for its assessment first, then other risk events, then
+        // the rest; by name within each group.
         out.sort_by_key(|i| {
-            (
-                !i.reasons.iter().any(|r| r.kind == "risk_event"),
-                i.display_name.clone(),
-            )
+            let unassessed = i
+                .reasons
+                .iter()
+                .any(|r| r.kind == "risk_event" && r.detail.contains("NOT yet assessed"));
+            let risk = i.reasons.iter().any(|r| r.kind == "risk_event");
+            (!unassessed, !risk, i.display_name.clone())
         });
         Ok(out)
     }

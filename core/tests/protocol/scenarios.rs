@@ -530,3 +530,47 @@ fn every_example_scenario_runs_as_documented() {
     }
     assert_eq!(seen, 7);
 }
+
+#[test]
+fn closing_risk_and_making_referrals_clear_their_flags() {
+    let assess = json!({"thoughts": false, "plan": false, "intent": false, "means": false, "past_attempt": false,
+        "supervisor_contacted": true, "outcome": "urgent_referral"});
+    let open = simulate(&course(
+        6,
+        vec![
+            json!({"day": 1, "concern": {"note": "Worried"}}),
+            json!({"day": 1, "assess": assess}),
+        ],
+    ));
+    assert!(
+        has_flag(&open, "risk_concern") && has_flag(&open, "refer"),
+        "{open:?}"
+    );
+    let closed = simulate(&course(
+        6,
+        vec![
+            json!({"day": 1, "concern": {"note": "Worried"}}),
+            json!({"day": 1, "assess": assess}),
+            json!({"day": 2, "referral": {"status": "made", "destination": "District hospital"}}),
+            json!({"day": 3, "close_risk": {}}),
+        ],
+    ));
+    assert!(closed.errors.is_empty(), "{closed:?}");
+    assert!(
+        !has_flag(&closed, "risk_concern") && !has_flag(&closed, "refer"),
+        "{closed:?}"
+    );
+    assert_eq!(closed.risk_events[0].status, "closed");
+    let early = simulate(&course(
+        6,
+        vec![
+            json!({"day": 1, "concern": {"note": "Worried"}}),
+            json!({"day": 2, "close_risk": {}}),
+        ],
+    ));
+    assert_eq!(
+        errors(&early),
+        ["invalid"],
+        "an unassessed risk event cannot be closed"
+    );
+}
