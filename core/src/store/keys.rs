@@ -38,6 +38,9 @@ const KEK_RECOVERY_INFO: &[u8] = b"ipc-kit/kek/recovery/v1";
 const WRAP_DOMAIN: &str = "ipc-kit/wrap/v1";
 const RECOVERY_CHECK_DOMAIN: &[u8] = b"ipc-kit/recovery-check/v1";
 /// Iterations of the calibration probe (a `const` `NonZeroU32` of 20 000).
+/// Probes timed by [`KdfParams::calibrate`].
+const CALIBRATION_RUNS: usize = 5;
+/// Iterations of the calibration probe.
 const CALIBRATION_PROBE: NonZeroU32 = NonZeroU32::MIN.saturating_add(19_999);
 
 /// Errors of the key hierarchy. None contains a PIN, code or key.
@@ -95,19 +98,24 @@ pub struct KdfParams {
 impl KdfParams {
     /// Measures PBKDF2 on this device and picks the iteration count that takes about `target`
     /// (use [`DEFAULT_KDF_TARGET`], 250 ms), clamped to `[MIN_ITERATIONS, MAX_ITERATIONS]`.
-    /// Runs a probe of 20 000 iterations and scales linearly.
+    /// Times a probe of 20 000 iterations five times and scales the fastest linearly.
     pub fn calibrate(target: Duration) -> KdfParams {
+        // The fastest of a few probes: a busy CPU makes single probes slow, which would pick
+        // too few iterations for good.
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
-        let start = Instant::now();
-        pbkdf2::derive(
-            pbkdf2::PBKDF2_HMAC_SHA256,
-            CALIBRATION_PROBE,
-            b"ipc-kit/calibration-salt",
-            b"0000",
-            out.as_mut(),
-        );
-        let elapsed_ns = start.elapsed().as_nanos().max(1);
-        let scaled = u128::from(CALIBRATION_PROBE.get()) * target.as_nanos() / elapsed_ns;
+        let mut fastest = u128::MAX;
+        for _ in 0..CALIBRATION_RUNS {
+            let start = Instant::now();
+            pbkdf2::derive(
+                pbkdf2::PBKDF2_HMAC_SHA256,
+                CALIBRATION_PROBE,
+                b"ipc-kit/calibration-salt",
+                b"0000",
+                out.as_mut(),
+            );
+            fastest = fastest.min(start.elapsed().as_nanos().max(1));
+        }
+        let scaled = u128::from(CALIBRATION_PROBE.get()) * target.as_nanos() / fastest;
         let clamped = scaled.clamp(u128::from(MIN_ITERATIONS), u128::from(MAX_ITERATIONS));
         KdfParams {
             iterations: u32::try_from(clamped).unwrap_or(MAX_ITERATIONS),
