@@ -37,10 +37,9 @@ const KEK_PIN_INFO: &[u8] = b"ipc-kit/kek/pin/v1";
 const KEK_RECOVERY_INFO: &[u8] = b"ipc-kit/kek/recovery/v1";
 const WRAP_DOMAIN: &str = "ipc-kit/wrap/v1";
 const RECOVERY_CHECK_DOMAIN: &[u8] = b"ipc-kit/recovery-check/v1";
-/// Iterations of the calibration probe (a `const` `NonZeroU32` of 20 000).
 /// Probes timed by [`KdfParams::calibrate`].
 const CALIBRATION_RUNS: usize = 5;
-/// Iterations of the calibration probe.
+/// Iterations of the calibration probe (a `const` `NonZeroU32` of 20 000).
 const CALIBRATION_PROBE: NonZeroU32 = NonZeroU32::MIN.saturating_add(19_999);
 
 /// Errors of the key hierarchy. None contains a PIN, code or key.
