@@ -1,0 +1,5 @@
+// Plugin versions for every module of the Android side.
+plugins {
+    id("com.android.library") version "8.7.3" apply false
+    id("org.jetbrains.kotlin.android") version "2.1.0" apply false
+}
