@@ -14,7 +14,6 @@ use ipc_core::store::keys::KeyError;
 use ipc_core::store::secret::SecretStoreError;
 use ipc_core::store::StoreError;
 use ipc_core::sync::engine::{SyncError, TransportError};
-use ipc_core::sync::wire::{ErrorBody, ErrorCode};
 
 /// Every failure the library reports. Kotlin sees it as `IpcException` (one subclass per
 /// variant), Swift as `IpcError`.
@@ -218,36 +217,6 @@ pub(crate) fn transport_error(e: IpcError) -> TransportError {
     match e {
         IpcError::Network { detail } => TransportError::Unreachable(detail),
         _ => TransportError::Io("the platform HTTP transport failed".into()),
-    }
-}
-
-/// A request-level refusal from the server (HTTP status and, when readable, its error body).
-pub(crate) fn server_refusal(status: u16, body: Option<ErrorBody>) -> IpcError {
-    match body {
-        Some(b) => match b.code {
-            ErrorCode::Unauthorized
-            | ErrorCode::DeviceRevoked
-            | ErrorCode::EnrolCodeInvalid
-            | ErrorCode::EnrolCodeExpired
-            | ErrorCode::EnrolCodeUsed => IpcError::Unauthorized {
-                code: b.code.as_str().to_string(),
-                detail: b.message,
-            },
-            ErrorCode::RateLimited | ErrorCode::Internal => IpcError::Network {
-                detail: format!(
-                    "the server is busy or failing ({}); retry later",
-                    b.code.as_str()
-                ),
-            },
-            other => IpcError::refused(other.as_str(), b.message),
-        },
-        None if status == 401 || status == 403 => IpcError::Unauthorized {
-            code: "unauthorized".into(),
-            detail: format!("HTTP {status}"),
-        },
-        None => IpcError::Network {
-            detail: format!("unexpected reply from the server (HTTP {status})"),
-        },
     }
 }
 

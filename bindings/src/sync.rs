@@ -7,12 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use ipc_core::store::{Enrolment, Store};
-use ipc_core::sync::engine::{HttpRequest, SyncConfig, SyncEngine, Transport};
-use ipc_core::sync::wire::{
-    decode, encode, EnrolRequest, EnrolResponse, ErrorBody, ENROL_PATH, PROTOCOL_VERSION,
-};
+use ipc_core::sync::engine::{SyncConfig, SyncEngine, Transport};
 
-use crate::error::{server_refusal, IpcError, Result};
+use crate::error::{IpcError, Result};
 use crate::foreign::{observer_failed, ForeignTransport, HttpTransport};
 use crate::records::{EnrolmentInfo, SyncResult};
 use crate::store::{notify_caseload, IpcStore};
@@ -101,54 +98,13 @@ impl IpcStore {
 }
 
 /// Exchange a one-time code for device credentials and record them in the store.
-// TODO(core): this belongs in `ipc_core::sync` beside the engine (the CLI needs it too):
-// `pub fn enrol(store: &Store, transport: &dyn Transport, server: &str, code: &str)
-//     -> Result<Enrolment, SyncError>`; the facade would then delegate in one line.
 fn enrol(
     store: &Store,
     transport: &dyn Transport,
     server: String,
     code: &str,
 ) -> Result<Enrolment> {
-    let request = EnrolRequest {
-        version: PROTOCOL_VERSION,
-        code: code.to_string(),
-        device_id: store.identity().device_id,
-    };
-    let response = transport
-        .send(HttpRequest {
-            method: "POST".into(),
-            path: ENROL_PATH.into(),
-            headers: vec![
-                ("Content-Type".into(), "application/json".into()),
-                ("Content-Encoding".into(), "gzip".into()),
-                ("Accept-Encoding".into(), "gzip".into()),
-            ],
-            body: encode(&request),
-        })
-        .map_err(|e| IpcError::Network {
-            detail: e.to_string(),
-        })?;
-    if response.status != 200 {
-        return Err(server_refusal(
-            response.status,
-            decode::<ErrorBody>(&response.body).ok(),
-        ));
-    }
-    let reply: EnrolResponse = decode(&response.body).map_err(|e| IpcError::Network {
-        detail: format!("the server's reply could not be read: {e}"),
-    })?;
-    if reply.device_id != request.device_id {
-        return Err(IpcError::Internal {
-            detail: "the server enrolled another device id".into(),
-        });
-    }
-    let enrolment = Enrolment {
-        server,
-        worker_id: reply.worker_id,
-        role: reply.role,
-        team: reply.team,
-    };
-    store.set_enrolment(&enrolment, &reply.token)?;
-    Ok(enrolment)
+    Ok(ipc_core::sync::enrol::enrol(
+        store, transport, &server, code,
+    )?)
 }

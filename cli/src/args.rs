@@ -14,9 +14,11 @@ Secrets are never command-line arguments: the PIN is read from the IPC_PIN envir
 variable, a new PIN from IPC_NEW_PIN and the recovery code from IPC_RECOVERY_CODE, or each is
 asked for when running in a terminal.
 
-Exit codes: 0 success; 1 other failure; 2 invalid command line or input; 3 PIN missing,
-wrong, too soon after wrong PINs, or locked out; 4 store missing, already existing, damaged,
-not an ipc-kit store, or from a newer version; 70 internal error.";
+Exit codes: 0 success; 1 other failure; 2 invalid command line or input (also: store not
+enrolled); 3 PIN missing, wrong, too soon after wrong PINs, or locked out; 4 store missing,
+already existing, damaged, not an ipc-kit store, or from a newer version; 5 the sync server
+cannot be reached; 6 the sync server refused (enrolment code, revoked device, request);
+70 internal error.";
 
 /// ipc-kit command line: an encrypted on-device store for Interpersonal Counselling.
 #[derive(Debug, Parser)]
@@ -48,6 +50,148 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Change the PIN (the data stays as it is; only the key wrapping changes).
     ChangePin(ChangePinArgs),
+    /// Run the sync server (logs JSON lines on stderr; stops on Ctrl-C or SIGTERM).
+    Serve(ServeArgs),
+    /// Administer the sync server's database directly (workers, enrolment codes,
+    /// assignment, revocation, counts).
+    Admin(AdminArgs),
+    /// Enrol this store with a sync server, using a one-time code from the supervisor.
+    Enrol(EnrolArgs),
+    /// Push this store's changes to its sync server and pull what it may see.
+    Sync(SyncArgs),
+}
+
+/// The sync server's database when `--server-db` is not given.
+pub const DEFAULT_SERVER_DB: &str = "sqlite:./ipc-server.db";
+
+/// `ipc serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The server's database: sqlite:PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER_DB)]
+    pub server_db: String,
+    /// Address to listen on (port 0: any free port, printed on start).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+}
+
+/// `ipc admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// The server's database: sqlite:PATH or postgres://USER@HOST:PORT/DB.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_SERVER_DB, global = true)]
+    pub server_db: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// A worker's role on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// A community health worker: sees their own clients.
+    Worker,
+    /// A supervisor: sees their team's clients.
+    Supervisor,
+    /// An administrator of the organisation.
+    Admin,
+}
+
+impl From<RoleArg> for ipc_core::model::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Worker => ipc_core::model::Role::Worker,
+            RoleArg::Supervisor => ipc_core::model::Role::Supervisor,
+            RoleArg::Admin => ipc_core::model::Role::Admin,
+        }
+    }
+}
+
+/// `ipc admin …`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a worker; prints only the new worker id.
+    AddWorker {
+        /// The worker's name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// The worker's team.
+        #[arg(long, value_name = "TEAM")]
+        team: String,
+        /// The worker's role.
+        #[arg(long, value_enum, default_value = "worker")]
+        role: RoleArg,
+    },
+    /// Issue a one-time enrolment code for a worker's device; prints only the code.
+    EnrolCode {
+        /// The worker id.
+        #[arg(long, value_name = "ID")]
+        worker: String,
+        /// Hours the code stays valid (at most 720).
+        #[arg(long, value_name = "H", default_value_t = 24,
+              value_parser = clap::value_parser!(u32).range(1..=720))]
+        ttl_hours: u32,
+    },
+    /// Assign a client to a worker (their devices get its history; the old worker's
+    /// devices remove it).
+    Assign {
+        /// The client id.
+        #[arg(long, value_name = "ID")]
+        client: String,
+        /// The worker id.
+        #[arg(long, value_name = "ID")]
+        worker: String,
+    },
+    /// Revoke a device: its next sync wipes its data, later ones are refused.
+    Revoke {
+        /// The device id (see `ipc admin devices`).
+        #[arg(long, value_name = "ID")]
+        device: String,
+    },
+    /// Counts: operations, devices, workers, clients.
+    Stats {
+        /// Print one JSON object {"ops","devices","workers","clients"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The organisation's workers: id, role, team, name.
+    Workers {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The organisation's devices: id, worker, enrolled, last seen, revoked.
+    Devices {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `ipc enrol`.
+#[derive(Debug, Args)]
+pub struct EnrolArgs {
+    /// The store.
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+    /// The sync server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub server: String,
+    /// The one-time enrolment code (XXXX-XXXX-XXXX) from `ipc admin enrol-code`.
+    #[arg(long, value_name = "CODE")]
+    pub code: String,
+}
+
+/// `ipc sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The store.
+    #[arg(long, value_name = "PATH")]
+    pub db: PathBuf,
+    /// Print one JSON object: pushed, acknowledged, pulled, quarantined, clock_skew_ms,
+    /// complete (and rejected_remote, removed, clock_skewed, wiped, rounds).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ipc init`.

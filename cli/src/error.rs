@@ -22,6 +22,10 @@ pub mod exit {
     pub const ACCESS: u8 = 3;
     /// Store missing, already existing, damaged, foreign or newer.
     pub const STORE: u8 = 4;
+    /// The sync server could not be reached.
+    pub const NETWORK: u8 = 5;
+    /// The sync server refused (enrolment code, credentials, request).
+    pub const REFUSED: u8 = 6;
     /// A defect (panic); nothing was changed.
     pub const INTERNAL: u8 = 70;
 }
@@ -119,6 +123,46 @@ pub enum CliError {
     /// Writing the output failed.
     #[error("could not write the output ({0})")]
     Output(io::ErrorKind),
+    /// The server side (`ipc serve`, `ipc admin`) failed; the message never holds the
+    /// storage URL (it may carry a password).
+    #[error("{0}")]
+    Server(String),
+    /// A server-side argument was refused (unknown worker or device, invalid name, …).
+    #[error("{0}")]
+    ServerInvalid(String),
+    /// The store is not enrolled with a sync server.
+    #[error("this store is not enrolled with a sync server: run `ipc enrol --db PATH --server URL --code CODE` first")]
+    NotEnrolled,
+    /// The store is already enrolled.
+    #[error("this store is already enrolled with {server} (worker {worker}); nothing was changed")]
+    AlreadyEnrolled {
+        /// The server's URL.
+        server: String,
+        /// The worker id.
+        worker: String,
+    },
+    /// The sync server could not be reached.
+    #[error("cannot reach the server at {url}: {detail}{done}")]
+    Unreachable {
+        /// The server's URL.
+        url: String,
+        /// What failed.
+        detail: String,
+        /// What was done before (empty, or `; before that: …`).
+        done: String,
+    },
+    /// The sync server refused.
+    #[error("the server refused {what} ({code}): {message}{done}")]
+    Refused {
+        /// What was refused ("the enrolment", "this device", "the sync").
+        what: &'static str,
+        /// The server's error code.
+        code: String,
+        /// The server's message.
+        message: String,
+        /// What was done before (empty, or `; before that: …`).
+        done: String,
+    },
 }
 
 impl CliError {
@@ -179,6 +223,12 @@ impl CliError {
             | CliError::PinMismatch
             | CliError::Prompt(_) => exit::ACCESS,
             CliError::Exists(_) => exit::STORE,
+            CliError::ServerInvalid(_)
+            | CliError::NotEnrolled
+            | CliError::AlreadyEnrolled { .. } => exit::USAGE,
+            CliError::Unreachable { .. } => exit::NETWORK,
+            CliError::Refused { .. } => exit::REFUSED,
+            CliError::Server(_) => exit::OTHER,
             CliError::NoFolder(_)
             | CliError::Io { .. }
             | CliError::Generate(_)
@@ -194,6 +244,22 @@ impl From<GenerateError> for CliError {
         match e {
             GenerateError::Store(s) => CliError::Store(s),
             other => CliError::Generate(other),
+        }
+    }
+}
+
+impl From<ipc_server::ServerError> for CliError {
+    fn from(e: ipc_server::ServerError) -> Self {
+        use ipc_server::ServerError as E;
+        match e {
+            E::BadStorageUrl(_)
+            | E::UnknownWorker(_)
+            | E::UnknownDevice(_)
+            | E::ForeignClient(_)
+            | E::NotAWorker(_)
+            | E::NotAllowed(_)
+            | E::Invalid(_) => CliError::ServerInvalid(e.to_string()),
+            other => CliError::Server(other.to_string()),
         }
     }
 }
@@ -273,6 +339,25 @@ mod tests {
             (CliError::Exists("--db"), 4),
             (StoreError::Io(io::ErrorKind::PermissionDenied).into(), 1),
             (CliError::PrivacyLeak { found: 1, total: 2 }, 1),
+            (CliError::NotEnrolled, 2),
+            (
+                CliError::Unreachable {
+                    url: "http://127.0.0.1:1".into(),
+                    detail: "x".into(),
+                    done: String::new(),
+                },
+                5,
+            ),
+            (
+                CliError::Refused {
+                    what: "the enrolment",
+                    code: "enrol_code_used".into(),
+                    message: "x".into(),
+                    done: String::new(),
+                },
+                6,
+            ),
+            (CliError::Server("x".into()), 1),
         ];
         for (e, code) in cases {
             assert_eq!(e.exit_code(), code, "{e:?}");

@@ -289,15 +289,16 @@ fn demo_builds_an_encrypted_caseload_with_nothing_in_plaintext() {
     let text = ok(&out);
     let privacy: Vec<&str> = text
         .lines()
-        .filter(|l| l.starts_with("privacy check: "))
+        .filter(|l| l.starts_with("privacy check"))
         .collect();
     assert_eq!(privacy.len(), 1, "{text}");
+    let prefix = "privacy check (the CHW's and the supervisor's devices): 0 of ";
     assert!(
-        privacy[0].starts_with("privacy check: 0 of ")
+        privacy[0].starts_with(prefix)
             && privacy[0].ends_with(" names/phones found in plaintext in the database files"),
         "{text}"
     );
-    let searched: usize = privacy[0]["privacy check: 0 of ".len()..]
+    let searched: usize = privacy[0][prefix.len()..]
         .split(' ')
         .next()
         .unwrap()
@@ -330,6 +331,60 @@ fn demo_builds_an_encrypted_caseload_with_nothing_in_plaintext() {
         "{text}"
     );
     assert!(text.contains("course-engine steps on"), "{text}");
+    // The sync act: every device synced completely over the patchy network, the outbox is
+    // empty, and the supervisor's own device holds the team's clients and their queue.
+    assert!(text.contains("after syncing 0 wait"), "{text}");
+    let sync = lines
+        .iter()
+        .position(|l| l.starts_with("SYNC: "))
+        .expect("a sync act");
+    assert!(lines[sync + 2].starts_with("DEVICE"), "{text}");
+    let devices: Vec<Vec<&str>> = lines[sync + 3..sync + 7]
+        .iter()
+        .map(|l| {
+            l.split("  ")
+                .filter(|c| !c.is_empty())
+                .map(str::trim)
+                .collect()
+        })
+        .collect();
+    assert_eq!(devices[0][0], "Demo CHW", "{text}");
+    assert_eq!(devices[3][1], "supervisor", "{text}");
+    for d in &devices[..3] {
+        // PUSHED >= ACKED and ACKED > 0 for every CHW; the supervisor pulled everything.
+        assert!(d[6].replace(',', "").parse::<u64>().unwrap() > 0, "{d:?}");
+    }
+    let server = lines[sync + 7];
+    assert!(server.starts_with("server   "), "{text}");
+    let server_ops: u64 = server["server   ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .replace(',', "")
+        .parse()
+        .unwrap();
+    let acked: u64 = devices[..3]
+        .iter()
+        .map(|d| d[6].replace(',', "").parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(server_ops, acked, "{text}");
+    assert_eq!(
+        devices[3][7].replace(',', "").parse::<u64>().unwrap(),
+        server_ops,
+        "{text}"
+    );
+    assert!(server.contains("4 devices enrolled"), "{text}");
+    let sup_queue = lines
+        .iter()
+        .position(|l| l.starts_with("SUPERVISOR QUEUE on Demo Supervisor's own device"))
+        .expect("the supervisor's queue");
+    assert!(sup_queue > sync, "{text}");
+    assert!(
+        lines[sup_queue..]
+            .iter()
+            .any(|l| l.contains("worker concern on") && l.contains("NOT yet assessed")),
+        "{text}"
+    );
     let db = dir.path().join("run").join("ipc-demo.db");
     assert!(db.is_file());
 

@@ -2,8 +2,10 @@
 //! the course engine on a simulated clock over the last ten weeks (the generator in
 //! [`crate::demo`]) — and show what a community health worker would see (the caseload and
 //! the worklist), what the supervisor must review, what was recorded, and a privacy check of
-//! the database files. Runs without any input: the PIN is a fixed demo PIN unless `IPC_PIN`
-//! is set.
+//! the database files. Then the sync act ([`crate::demo::network`]): an embedded sync server,
+//! two more CHWs and a supervisor enrolled with it, syncs over a patchy network until all are
+//! complete, and the supervisor's queue as seen on the supervisor's own device. Runs without
+//! any input: the PIN is a fixed demo PIN unless `IPC_PIN` is set.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -14,7 +16,7 @@ use std::time::Instant;
 
 use chrono::Local;
 use ipc_core::clock::ManualClock;
-use ipc_core::model::{Client, Role, WorkerId};
+use ipc_core::model::{Client, Role};
 use ipc_core::protocol::{Protocol, ProtocolError};
 use ipc_core::store::keys::{KdfParams, Pin, PinPolicy, DEFAULT_KDF_TARGET};
 use ipc_core::store::{Filter, NewWorker, Store, StoreConfig, StoreError};
@@ -22,12 +24,13 @@ use zeroize::Zeroizing;
 
 use crate::args::DemoArgs;
 use crate::commands::emit;
+use crate::demo::network::{sync_all, Device, EmbeddedServer};
 use crate::demo::privacy::{database_files, scan};
 use crate::demo::{history_start, populate, Counts, Stage};
 use crate::error::CliError;
 use crate::output::{
-    caseload_summary, caseload_table, count, labelled, sort_caseload, supervisor_table, thousands,
-    worklist_table,
+    caseload_summary, caseload_table, count, labelled, sort_caseload, supervisor_table, table,
+    thousands, worklist_table,
 };
 use crate::pin;
 use crate::store_access::secrets_for;
@@ -36,6 +39,12 @@ use crate::store_access::secrets_for;
 pub const DEMO_PIN: &str = "246810";
 /// The store's file name inside the data folder.
 pub const DB_FILE: &str = "ipc-demo.db";
+/// The embedded sync server's database inside the data folder.
+pub const SERVER_FILE: &str = "ipc-server.db";
+/// The supervisor's store inside the data folder.
+pub const SUPERVISOR_FILE: &str = "supervisor.db";
+/// The team of every demo worker.
+pub const TEAM: &str = "demo-team";
 /// Where demo runs go by default.
 pub const DEFAULT_BASE: &str = "demo-data";
 
@@ -102,11 +111,14 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let dir = data_dir(args)?;
     let db = dir.join(DB_FILE);
     let kdf = KdfParams::calibrate(DEFAULT_KDF_TARGET);
+    // The programme's sync server, with the team registered: the main CHW, two colleagues
+    // and their supervisor.
+    let server = EmbeddedServer::start(&dir.join(SERVER_FILE))?;
     let worker = NewWorker {
-        id: WorkerId::new(),
+        id: server.add_worker("Demo CHW", TEAM, Role::Worker)?,
         display_name: "Demo CHW".to_owned(),
         role: Role::Worker,
-        team: "demo-team".to_owned(),
+        team: TEAM.to_owned(),
     };
     // The store runs on a simulated clock: created at the start of the history, moved to
     // each step's time while the caseload is written, and left at now (local time).
@@ -124,7 +136,7 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
         &kdf,
         config,
     )?;
-    drop(pin);
+    server.enrol(&store, worker.id)?;
     let clients = usize::from(args.clients);
     let summary = populate(&store, &clock, now, args.seed, clients)?;
 
@@ -143,16 +155,126 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
     sort_caseload(&mut rows);
     let counts = Counts::read(&store)?;
     let outbox = store.outbox_len()?;
-    let audit = store.audit_log(u32::MAX)?.len();
 
-    // The privacy check, while the store is open (data in the WAL) and after closing it.
-    let needles = personal_texts(&store)?;
-    let open_scan =
-        scan(&database_files(&db), &needles).map_err(CliError::io("the privacy scan"))?;
+    // The sync act: two more CHWs with smaller caseloads, and the supervisor.
+    let others = [("Demo CHW 2", "chw-2.db"), ("Demo CHW 3", "chw-3.db")];
+    let mut stores = Vec::new();
+    for (i, (name, file)) in others.iter().enumerate() {
+        let id = server.add_worker(name, TEAM, Role::Worker)?;
+        let path = dir.join(file);
+        let clock = Arc::new(ManualClock::new(history_start(now.date_naive())));
+        let (s, _) = Store::create(
+            &path,
+            Arc::new(secrets_for(&path)?),
+            &pin,
+            &NewWorker {
+                id,
+                display_name: (*name).to_owned(),
+                role: Role::Worker,
+                team: TEAM.to_owned(),
+            },
+            &kdf,
+            StoreConfig {
+                pin_policy: PinPolicy::default(),
+                clock: clock.clone(),
+            },
+        )?;
+        server.enrol(&s, id)?;
+        let seed = args.seed.wrapping_add(1 + i as u64);
+        populate(&s, &clock, now, seed, (clients / 4).clamp(2, 6))?;
+        stores.push(s);
+    }
+    let sup_name = "Demo Supervisor";
+    let sup_id = server.add_worker(sup_name, TEAM, Role::Supervisor)?;
+    let sup_db = dir.join(SUPERVISOR_FILE);
+    let (sup_store, _) = Store::create(
+        &sup_db,
+        Arc::new(secrets_for(&sup_db)?),
+        &pin,
+        &NewWorker {
+            id: sup_id,
+            display_name: sup_name.to_owned(),
+            role: Role::Supervisor,
+            team: TEAM.to_owned(),
+        },
+        &kdf,
+        StoreConfig::default(),
+    )?;
+    drop(pin);
+    server.enrol(&sup_store, sup_id)?;
+    let mut chws = vec![Device::new(
+        &worker.display_name,
+        Role::Worker,
+        &store,
+        args.seed,
+    )];
+    for (i, s) in stores.iter().enumerate() {
+        chws.push(Device::new(
+            others[i].0,
+            Role::Worker,
+            s,
+            args.seed.wrapping_add(1 + i as u64),
+        ));
+    }
+    sync_all(&mut chws, &server.url)?;
+    let mut sup = [Device::new(
+        sup_name,
+        Role::Supervisor,
+        &sup_store,
+        args.seed.wrapping_add(100),
+    )];
+    sync_all(&mut sup, &server.url)?;
+    let sup_queue = sup_store
+        .read(|r| protocol.supervisor_queue(r, today))
+        .map_err(|e| CliError::from(crate::demo::GenerateError::from(e)))?;
+    let sup_clients = sup_store.caseload()?.len();
+    let stats = server.stats()?;
+    let url = server.url.clone();
+    let outbox_after = store.outbox_len()?;
+    let audit = store.audit_log(u32::MAX)?.len();
+    let device_rows: Vec<Vec<String>> = chws
+        .iter()
+        .chain(sup.iter())
+        .map(|d| {
+            vec![
+                d.name.clone(),
+                d.role.as_str().to_owned(),
+                d.sync.attempts.to_string(),
+                d.sync.offline.to_string(),
+                d.sync.dropped.to_string(),
+                thousands(d.sync.pushed),
+                thousands(d.sync.acknowledged),
+                thousands(d.sync.pulled),
+                d.sync.rounds.to_string(),
+            ]
+        })
+        .collect();
+    drop(chws);
+    drop(sup);
+    for s in stores {
+        s.lock()?;
+    }
+    server.stop()?;
+
+    // The privacy check of the main CHW's and the supervisor's devices (which received
+    // every client of the team), while the stores are open (data in the WAL) and after
+    // closing them.
+    let mut needles = personal_texts(&store)?;
+    needles.extend(personal_texts(&sup_store)?);
+    needles.sort();
+    needles.dedup();
+    let files = || -> Vec<PathBuf> {
+        database_files(&db)
+            .into_iter()
+            .chain(database_files(&sup_db))
+            .collect()
+    };
+    let open_scan = scan(&files(), &needles).map_err(CliError::io("the privacy scan"))?;
     store.lock()?;
     drop(store);
-    let closed_scan =
-        scan(&database_files(&db), &needles).map_err(CliError::io("the privacy scan"))?;
+    sup_store.lock()?;
+    drop(sup_store);
+    let closed_scan = scan(&files(), &needles).map_err(CliError::io("the privacy scan"))?;
     if open_scan.bytes == 0 || closed_scan.bytes == 0 {
         return Err(CliError::Io {
             what: "the privacy scan",
@@ -269,8 +391,9 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
         "sync",
         &[
             format!(
-                "{} operations in the outbox, nothing sent yet",
-                thousands(outbox)
+                "{} operations were waiting in the outbox; after syncing {} wait",
+                thousands(outbox),
+                thousands(outbox_after)
             ),
             format!(
                 "{} audit entries",
@@ -278,12 +401,48 @@ pub fn run(args: &DemoArgs, out: &mut dyn Write) -> Result<(), CliError> {
             ),
         ],
     ));
+    t.push('\n');
     t.push_str(&format!(
-        "privacy check: {found} of {} names/phones found in plaintext in the database files\n\n",
+        "SYNC: the embedded server at {url} (SQLite) and the devices of team {TEAM}\n\
+         over a patchy network: some attempts have no signal, some lose the link part-way\n"
+    ));
+    t.push_str(&table(
+        &[
+            "DEVICE", "ROLE", "ATTEMPTS", "OFFLINE", "CUT OFF", "PUSHED", "ACKED", "PULLED",
+            "ROUNDS",
+        ],
+        &device_rows,
+    ));
+    t.push_str(&labelled(
+        "server",
+        &[
+            format!("{} operations", thousands(stats.ops)),
+            format!("{} clients", stats.clients),
+            format!("{} workers", stats.workers),
+            format!("{} devices enrolled", stats.devices),
+        ],
+    ));
+    t.push('\n');
+    t.push_str(&format!(
+        "SUPERVISOR QUEUE on {sup_name}'s own device after sync ({} of {} team clients), \
+         risk events first\n",
+        sup_queue.len(),
+        sup_clients
+    ));
+    if sup_queue.is_empty() {
+        t.push_str("nothing to review\n");
+    } else {
+        t.push_str(&supervisor_table(&sup_queue));
+    }
+    t.push('\n');
+    t.push_str(&format!(
+        "privacy check (the CHW's and the supervisor's devices): {found} of {} names/phones \
+         found in plaintext in the database files\n\n",
         needles.len()
     ));
     t.push_str(&format!(
-        "files    {}  ({DB_FILE}, its device secret, its PIN-attempt counter)\n",
+        "files    {}  ({DB_FILE} and its device secret and PIN-attempt counter; the other \
+         devices; {SERVER_FILE})\n",
         dir.display()
     ));
     t.push_str(&format!(

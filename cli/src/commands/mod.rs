@@ -1,12 +1,15 @@
 //! One module per command; [`run`] dispatches a parsed command line.
 
+pub mod admin;
 pub mod caseload;
 pub mod client;
 pub mod demo;
 pub mod init;
 pub mod pin_admin;
 pub mod score;
+pub mod serve;
 pub mod simulate;
+pub mod sync;
 
 use std::io::Write;
 
@@ -24,6 +27,10 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Simulate(args) => simulate::run(args, out),
         Command::Recover(args) => pin_admin::recover(args, out),
         Command::ChangePin(args) => pin_admin::change_pin(args, out),
+        Command::Serve(args) => serve::run(args, out),
+        Command::Admin(args) => admin::run(args, out),
+        Command::Enrol(args) => sync::enrol(args, out),
+        Command::Sync(args) => sync::run(args, out),
     }
 }
 

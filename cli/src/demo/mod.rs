@@ -5,11 +5,13 @@
 //! - [`phrases`]: synthetic notes, tasks, inventory and timeline wording;
 //! - [`generate`]: plan the caseload, script it as dated engine steps, and run them on a
 //!   manual clock ([`populate`]);
+//! - [`network`]: the sync act — an embedded server, enrolment, syncs over a patchy network;
 //! - [`privacy`]: the plaintext scan of the database files;
 //! - [`Counts`]: what the store holds, read back through the store's decrypting read path.
 
 pub mod generate;
 pub mod names;
+pub mod network;
 pub mod phrases;
 pub mod privacy;
 

@@ -295,7 +295,25 @@ impl<'a> SyncEngine<'a> {
                 pull_limit,
                 device_time_ms: chrono::Utc::now().timestamp_millis(),
             };
-            let reply = self.round_trip(&token, &request, &report)?;
+            let reply = match self.round_trip(&token, &request, &report) {
+                // Revoked with nothing left to push: the server has everything this device
+                // wrote, so it wipes its clinical data as told.
+                Err(SyncError::Unauthorized {
+                    code: "device_revoked",
+                    ..
+                }) if request.ops.is_empty() && self.store.outbox_len()? == 0 => {
+                    self.store.wipe()?;
+                    report.wiped = true;
+                    report.complete = true;
+                    progress(Progress {
+                        phase: SyncPhase::Done,
+                        done: report.acknowledged,
+                        total,
+                    });
+                    return Ok(report);
+                }
+                other => other?,
+            };
             report.rounds += 1;
             for op in &request.ops {
                 if sent.insert(op.op_id) {

@@ -2,6 +2,7 @@
 //! engine and wire types join them with the sync issue; nothing here does I/O.
 
 pub mod engine;
+pub mod enrol;
 pub mod hlc;
 #[cfg(feature = "http")]
 pub mod http;
