@@ -758,7 +758,7 @@ mod migrations {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(v, 1);
+        assert_eq!(v, 2);
         client
             .execute("INSERT INTO schema_version VALUES (99)", &[])
             .await
@@ -772,7 +772,7 @@ mod migrations {
                 err,
                 ServerError::SchemaTooNew {
                     found: 99,
-                    supported: 1
+                    supported: 2
                 }
             ),
             "{err}"

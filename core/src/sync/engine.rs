@@ -89,8 +89,8 @@ pub struct SyncConfig {
 impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
-            max_batch_ops: 500,
-            max_batch_bytes: 512 * 1024,
+            max_batch_ops: 1_000,
+            max_batch_bytes: 1024 * 1024,
             pull_limit: 1_000,
             max_attempts: 5,
             backoff_base: Duration::from_millis(500),
