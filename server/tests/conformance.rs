@@ -698,7 +698,7 @@ mod migrations {
         drop(s);
         assert_eq!(
             ipc_server::storage::sqlite::schema_version_of(&path).unwrap(),
-            1
+            2
         );
         rusqlite::Connection::open(&path)
             .unwrap()
@@ -708,7 +708,7 @@ mod migrations {
             SqliteStorage::open(&path),
             Err(ServerError::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             })
         ));
     }

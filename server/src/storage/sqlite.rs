@@ -19,7 +19,7 @@ use crate::storage::{
 };
 
 /// Newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const PRAGMAS: &str = "PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
@@ -104,6 +104,10 @@ const STEPS: &[&str] = &[
         PRIMARY KEY (org, seq)
     );
     CREATE INDEX feed_by_client ON feed (client_id, seq);",
+    // 2: pulls driven by the device's own clients and by the audience of replays/removals,
+    // instead of a scan of the organisation's feed (see PULL_SQL).
+    "CREATE INDEX feed_audience_worker ON feed (audience_worker, seq) WHERE kind <> 'op';
+    CREATE INDEX feed_audience_team ON feed (org, audience_team, seq) WHERE kind <> 'op';",
 ];
 
 /// SQLite storage on one file.
@@ -403,17 +407,36 @@ fn push(
     Ok((plan.acked, plan.rejected))
 }
 
-const PULL_SQL: &str = "SELECT f.seq, f.kind, f.client_id, o.body
-    FROM feed f
-    LEFT JOIN ops o ON o.op_id = f.op_id
-    LEFT JOIN clients c ON c.id = f.client_id
-    WHERE f.org = ?1 AND f.seq > ?2 AND (
-        (f.kind = 'op' AND o.device_id <> ?3 AND (
-            (c.worker_id = ?4 AND f.seq > c.assigned_at_seq)
-            OR (?5 AND c.team = ?6 AND f.seq > c.team_since_seq)))
-        OR (f.kind <> 'op' AND (f.audience_worker = ?4 OR (?5 AND f.audience_team = ?6))))
-    ORDER BY f.seq
-    LIMIT ?7";
+/// The rows a device may see after its cursor, each branch driven by an index on what the
+/// device owns (its worker's clients, its team's clients, the replays and removals addressed
+/// to it) and cut to the page size before the union — the same plan as PostgreSQL's.
+const PULL_SQL: &str = "SELECT seq, kind, client_id, body FROM (
+    SELECT * FROM (SELECT f.seq, f.kind, f.client_id, o.body
+       FROM clients c
+       JOIN feed f ON f.client_id = c.id AND f.seq > max(?2, c.assigned_at_seq)
+       JOIN ops o ON o.op_id = f.op_id
+      WHERE c.org = ?1 AND c.worker_id = ?4 AND f.kind = 'op' AND o.device_id <> ?3
+      ORDER BY f.seq LIMIT ?7)
+    UNION ALL
+    SELECT * FROM (SELECT f.seq, f.kind, f.client_id, o.body
+       FROM clients c
+       JOIN feed f ON f.client_id = c.id AND f.seq > max(?2, c.team_since_seq)
+       JOIN ops o ON o.op_id = f.op_id
+      WHERE ?5 AND c.org = ?1 AND c.team = ?6 AND c.worker_id <> ?4
+        AND f.kind = 'op' AND o.device_id <> ?3
+      ORDER BY f.seq LIMIT ?7)
+    UNION ALL
+    SELECT * FROM (SELECT f.seq, f.kind, f.client_id, o.body
+       FROM feed f LEFT JOIN ops o ON o.op_id = f.op_id
+      WHERE f.kind <> 'op' AND f.audience_worker = ?4 AND f.seq > ?2
+      ORDER BY f.seq LIMIT ?7)
+    UNION ALL
+    SELECT * FROM (SELECT f.seq, f.kind, f.client_id, o.body
+       FROM feed f LEFT JOIN ops o ON o.op_id = f.op_id
+      WHERE ?5 AND f.kind <> 'op' AND f.org = ?1 AND f.audience_team = ?6 AND f.seq > ?2
+        AND f.audience_worker IS NOT ?4
+      ORDER BY f.seq LIMIT ?7)
+) ORDER BY seq LIMIT ?7";
 
 fn pull(tx: &Transaction<'_>, device: &DeviceAuth, cursor: u64, limit: u32) -> Result<rules::Page> {
     let head: i64 = tx.query_row(
