@@ -36,8 +36,30 @@ pub(crate) struct PushContext {
     pub stored: HashMap<OpId, String>,
     /// Clients the batch touches that exist.
     pub clients: HashMap<ClientId, ClientRow>,
-    /// Clients of the batch the pushing worker was ever assigned.
-    pub history: HashSet<ClientId>,
+    /// (client, worker) pairs of the batch where the worker was ever assigned the client.
+    pub history: HashSet<(ClientId, WorkerId)>,
+}
+
+impl PushContext {
+    /// Record what `plan` (made for `device`) writes, so that a later batch planned in the same
+    /// transaction (group commit) sees it as stored: its operations, the clients it creates
+    /// and their assignment history.
+    pub(crate) fn absorb(&mut self, device: &DeviceAuth, plan: &PushPlan<'_>) {
+        for (op, body) in &plan.accepted {
+            self.stored.insert(op.op_id, body.clone());
+        }
+        for client in &plan.new_clients {
+            self.clients.insert(
+                *client,
+                ClientRow {
+                    org: device.org.clone(),
+                    worker: device.worker,
+                    team: device.team.clone(),
+                },
+            );
+            self.history.insert((*client, device.worker));
+        }
+    }
 }
 
 /// What to do with a batch.
@@ -79,6 +101,42 @@ fn role_allows(role: Role, op: &Operation) -> Result<(), &'static str> {
     }
 }
 
+/// What can be decided about a pushed operation without the database.
+#[derive(Debug)]
+pub(crate) enum Checked {
+    /// Its op id came earlier in the same batch: decided there.
+    Repeat,
+    /// Refused whatever the database holds (wrong device, invalid shape).
+    Refused(Rejected),
+    /// Well formed; its JSON body, ready to store.
+    Valid(String),
+}
+
+/// The database-free half of [`plan_push`]: device, shape and repeats, and each valid
+/// operation's JSON body. A server can run it for many pushes in parallel, before the
+/// serialised part (the context and the scope rules) runs.
+pub(crate) fn check_push(device: &DeviceAuth, ops: &[Operation]) -> Vec<Checked> {
+    let mut seen: HashSet<OpId> = HashSet::with_capacity(ops.len());
+    ops.iter()
+        .map(|op| {
+            if !seen.insert(op.op_id) {
+                Checked::Repeat
+            } else if op.device_id != device.device {
+                Checked::Refused(reject(
+                    op,
+                    RejectCode::Invalid,
+                    "the operation was written by another device",
+                ))
+            } else if let Err(e) = validate(op) {
+                Checked::Refused(reject(op, RejectCode::Invalid, e.to_string()))
+            } else {
+                // Serialising an Operation cannot fail (string keys, no custom serialisers).
+                Checked::Valid(serde_json::to_string(op).unwrap_or_default())
+            }
+        })
+        .collect()
+}
+
 /// Decide every operation of a batch, in order. One refused operation never affects the
 /// others; an op id repeated within the batch is decided once.
 pub(crate) fn plan_push<'a>(
@@ -86,28 +144,29 @@ pub(crate) fn plan_push<'a>(
     ops: &'a [Operation],
     ctx: &PushContext,
 ) -> PushPlan<'a> {
+    plan_checked(device, ops, check_push(device, ops), ctx)
+}
+
+/// [`plan_push`] for a batch already checked by [`check_push`] (`checked[i]` is `ops[i]`'s).
+pub(crate) fn plan_checked<'a>(
+    device: &DeviceAuth,
+    ops: &'a [Operation],
+    checked: Vec<Checked>,
+    ctx: &PushContext,
+) -> PushPlan<'a> {
     let mut plan = PushPlan::default();
-    let mut seen: HashSet<OpId> = HashSet::new();
     let mut created: HashSet<ClientId> = HashSet::new();
-    for op in ops {
-        if !seen.insert(op.op_id) {
-            continue;
-        }
-        if op.device_id != device.device {
-            plan.rejected.push(reject(
-                op,
-                RejectCode::Invalid,
-                "the operation was written by another device",
-            ));
-            continue;
-        }
-        if let Err(e) = validate(op) {
-            plan.rejected
-                .push(reject(op, RejectCode::Invalid, e.to_string()));
-            continue;
-        }
-        if let Some(body) = ctx.stored.get(&op.op_id) {
-            match serde_json::from_str::<Operation>(body) {
+    for (op, check) in ops.iter().zip(checked) {
+        let body = match check {
+            Checked::Repeat => continue,
+            Checked::Refused(r) => {
+                plan.rejected.push(r);
+                continue;
+            }
+            Checked::Valid(body) => body,
+        };
+        if let Some(stored) = ctx.stored.get(&op.op_id) {
+            match serde_json::from_str::<Operation>(stored) {
                 Ok(stored) if stored == *op => plan.acked.push(op.op_id),
                 Ok(_) => plan.rejected.push(reject(
                     op,
@@ -147,7 +206,7 @@ pub(crate) fn plan_push<'a>(
                 "the client is not known to the server or not in your caseload",
             )),
             (Some(c), Role::Worker) if c.worker == device.worker => Ok(()),
-            (Some(_), Role::Worker) if ctx.history.contains(&op.scope) => {
+            (Some(_), Role::Worker) if ctx.history.contains(&(op.scope, device.worker)) => {
                 Err((RejectCode::ClientReassigned, REASSIGNED))
             }
             (Some(c), Role::Supervisor) if c.team == device.team => Ok(()),
@@ -158,8 +217,6 @@ pub(crate) fn plan_push<'a>(
         };
         match in_scope {
             Ok(()) => {
-                // Serialising an Operation cannot fail (string keys, no custom serialisers).
-                let body = serde_json::to_string(op).unwrap_or_default();
                 plan.accepted.push((op, body));
                 plan.acked.push(op.op_id);
             }
@@ -395,6 +452,32 @@ mod tests {
     }
 
     #[test]
+    fn a_group_sees_what_the_pushes_before_it_wrote() {
+        let a = device(Role::Worker);
+        let b = device(Role::Worker);
+        let c = ClientId::new();
+        let mut ctx = PushContext::default();
+        let first = vec![
+            op(&a, c, EntityKind::Client, create()),
+            op(&a, c, EntityKind::Course, create()),
+        ];
+        let plan = plan_push(&a, &first, &ctx);
+        ctx.absorb(&a, &plan);
+        // The same batch again (a retry that arrived at once): acknowledged, not stored twice.
+        let again = plan_push(&a, &first, &ctx);
+        assert_eq!(again.acked.len(), 2);
+        assert!(again.accepted.is_empty() && again.new_clients.is_empty());
+        // Another worker creating the same client id: refused, the first creator keeps it.
+        let rival = op(&b, c, EntityKind::Client, create());
+        let plan = plan_push(&b, std::slice::from_ref(&rival), &ctx);
+        assert!(plan.accepted.is_empty());
+        assert_eq!(plan.rejected[0].code, RejectCode::OutOfScope);
+        // The first creator's later records for it are in scope.
+        let later = [op(&a, c, EntityKind::Course, create())];
+        assert_eq!(plan_push(&a, &later, &ctx).accepted.len(), 1);
+    }
+
+    #[test]
     fn refusals_do_not_block_the_rest_and_repeats_are_decided_once() {
         let d = device(Role::Worker);
         let c = ClientId::new();
@@ -478,7 +561,7 @@ mod tests {
             clients: ctx.clients.clone(),
             ..PushContext::default()
         };
-        ctx2.history.insert(other_team);
+        ctx2.history.insert((other_team, worker.worker));
         let batch = [
             op(&worker, other_team, EntityKind::Course, create()),
             op(&worker, mine, EntityKind::Course, create()),

@@ -47,6 +47,7 @@ conformance!(
     revocation,
     stats_count_each_thing_once,
     concurrent_pushes_are_never_skipped,
+    concurrent_pushes_decide_as_one_after_another,
 );
 
 mod suite {
@@ -677,6 +678,89 @@ mod suite {
             WRITERS * (1 + BATCHES * PER_BATCH)
         );
     }
+    /// Pushes that arrive together (PostgreSQL stores them in one transaction) are decided as
+    /// if they came one after another: two workers creating the same client id — one wins,
+    /// the other is refused; a batch sent twice at once — stored once, acknowledged twice;
+    /// many devices at once — every operation stored once.
+    pub async fn concurrent_pushes_decide_as_one_after_another<S: Storage>(s: &S) {
+        // More than the PostgreSQL pool holds (32): pushes waiting must not starve the committer.
+        const CROWD: usize = 40;
+        let a = enrolled(s, Role::Worker, "north").await;
+        let b = enrolled(s, Role::Worker, "north").await;
+        let (x, a_create) = a.new_client();
+        let b_create = b.op(
+            x,
+            EntityKind::Client,
+            x.as_uuid(),
+            Change::Create {
+                fields: crate::common::fields(EntityKind::Client, b.worker),
+            },
+        );
+        let a_course = a.create(x, EntityKind::Course);
+        let mut crowd = Vec::new();
+        for _ in 0..CROWD {
+            crowd.push(enrolled(s, Role::Worker, "south").await);
+        }
+        for _round in 0..3 {
+            let mut tasks = tokio::task::JoinSet::new();
+            let a_batch = vec![a_create.clone(), a_course.clone()];
+            for batch in [a_batch.clone(), a_batch] {
+                let (s, mut a) = (s.clone(), a.clone());
+                tasks.spawn(async move { ("a", a.sync(&s, batch).await) });
+            }
+            let (s2, mut b2, op) = (s.clone(), b.clone(), b_create.clone());
+            tasks.spawn(async move { ("b", b2.sync(&s2, vec![op]).await) });
+            for w in &crowd {
+                let (s, mut w) = (s.clone(), w.clone());
+                tasks.spawn(async move {
+                    let (_, op) = w.new_client();
+                    ("crowd", w.sync(&s, vec![op]).await)
+                });
+            }
+            let (mut a_acks, mut b_acks, mut b_refusals, mut crowd_acks) = (0, 0, 0, 0);
+            while let Some(done) = tokio::time::timeout(Duration::from_secs(60), tasks.join_next())
+                .await
+                .expect("concurrent pushes finish (no pool starvation)")
+            {
+                let (who, r) = done.unwrap();
+                match who {
+                    "a" => {
+                        // Either both of A's are stored (A first), or the client create is
+                        // refused because B created it first, and the course with it.
+                        a_acks += r.acked.len();
+                    }
+                    "b" => {
+                        b_acks += r.acked.len();
+                        b_refusals += r.rejected.len();
+                    }
+                    _ => {
+                        assert_eq!(r.acked.len(), 1, "{:?}", r.rejected);
+                        crowd_acks += 1;
+                    }
+                }
+            }
+            assert_eq!(crowd_acks, CROWD);
+            // Exactly one of the two creators owns the client.
+            let owner_is_a = a_acks == 4;
+            assert!(
+                owner_is_a || b_acks == 1,
+                "A acked {a_acks}, B acked {b_acks}"
+            );
+            assert!(!(owner_is_a && b_acks == 1), "both workers own the client");
+            if owner_is_a {
+                assert_eq!(b_refusals, 1);
+            } else {
+                assert_eq!((a_acks, b_refusals), (0, 0));
+            }
+        }
+        // Three rounds: the client create and course once (or B's create once), and one
+        // client per crowd device per round.
+        let ops = admin::stats(s).await.unwrap().ops as usize;
+        assert!(
+            ops == 2 + 3 * CROWD || ops == 1 + 3 * CROWD,
+            "{ops} operations stored"
+        );
+    }
 }
 
 /// Schema migrations: reopening keeps data; a newer schema is refused.
@@ -758,7 +842,7 @@ mod migrations {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(v, 2);
+        assert_eq!(v, ipc_server::storage::postgres::SCHEMA_VERSION);
         client
             .execute("INSERT INTO schema_version VALUES (99)", &[])
             .await
@@ -772,11 +856,93 @@ mod migrations {
                 err,
                 ServerError::SchemaTooNew {
                     found: 99,
-                    supported: 2
+                    supported: ipc_server::storage::postgres::SCHEMA_VERSION
                 }
             ),
             "{err}"
         );
+        db.drop_db().await;
+    }
+
+    /// Version 2 → 3: the feed's rows for operations go (an operation's `ops.seq` is its
+    /// place); replays, removals and the operations themselves stay; the feed then refuses
+    /// operation rows. (Pulls over the v3 schema: the conformance cases above.)
+    #[tokio::test]
+    async fn postgres_v2_feed_migrates_to_v3() {
+        use ipc_server::storage::postgres::STEPS;
+        let Some(db) = crate::common::PgTestDb::create("pg_v2_to_v3").await else {
+            return;
+        };
+        let (client, conn) = db.config.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        // Back to an empty database, then the version 2 schema with data written by v2.
+        client
+            .batch_execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+            .await
+            .unwrap();
+        client
+            .batch_execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            .await
+            .unwrap();
+        for (v, step) in (1i64..).zip(&STEPS[..2]) {
+            client.batch_execute(step).await.unwrap();
+            client
+                .execute("INSERT INTO schema_version VALUES ($1)", &[&v])
+                .await
+                .unwrap();
+        }
+        let (w, c) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let ops = [uuid::Uuid::now_v7(), uuid::Uuid::now_v7()];
+        client
+            .batch_execute(&format!(
+                "INSERT INTO orgs VALUES ('default', 'Default organisation', 5, 0);
+                 INSERT INTO workers VALUES ('{w}', 'default', 'Synthetic', 'north', 'worker', 0);
+                 INSERT INTO clients VALUES ('{c}', 'default', '{w}', 'north', 0, 0);
+                 INSERT INTO ops VALUES ('{o1}', 'default', 1, '{c}', '{w}', '{w}', 'client', '{c}', 'h1', '{{}}', 0),
+                                        ('{o2}', 'default', 2, '{c}', '{w}', '{w}', 'course', '{c}', 'h2', '{{}}', 0);
+                 INSERT INTO feed (org, seq, kind, client_id, op_id) VALUES
+                     ('default', 1, 'op', '{c}', '{o1}'), ('default', 2, 'op', '{c}', '{o2}');
+                 INSERT INTO feed (org, seq, kind, client_id, audience_worker) VALUES
+                     ('default', 3, 'removed', '{c}', '{w}');
+                 INSERT INTO feed (org, seq, kind, client_id, op_id, audience_worker) VALUES
+                     ('default', 4, 'replay', '{c}', '{o1}', '{w}');",
+                o1 = ops[0],
+                o2 = ops[1],
+            ))
+            .await
+            .unwrap();
+        let storage = ipc_server::PgStorage::from_config(db.config.clone())
+            .await
+            .unwrap();
+        let kinds: Vec<String> = client
+            .query("SELECT kind FROM feed ORDER BY seq", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(kinds, ["removed", "replay"]);
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM ops", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 2);
+        // The feed may no longer hold operations.
+        assert!(client
+            .execute(
+                &format!(
+                    "INSERT INTO feed (org, seq, kind, client_id, op_id) VALUES
+                     ('default', 9, 'op', '{c}', '{}')",
+                    ops[0]
+                ),
+                &[]
+            )
+            .await
+            .is_err());
+        assert_eq!(admin::stats(&storage).await.unwrap().ops, 2);
+        storage.close();
+        drop(client);
         db.drop_db().await;
     }
 }

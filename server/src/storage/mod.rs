@@ -6,6 +6,7 @@
 //! returns live once, in [`crate::rules`]; a backend only loads what the rules need and writes
 //! what they decide. Secrets never reach storage in clear: codes and tokens arrive hashed.
 
+mod pg_push;
 pub mod postgres;
 pub mod sqlite;
 

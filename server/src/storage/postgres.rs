@@ -1,28 +1,28 @@
 //! The PostgreSQL backend (tokio-postgres with a deadpool connection pool).
 //!
 //! Concurrency: a push locks its organisation's row (`SELECT … FOR UPDATE`) before reading
-//! anything, so sequence numbers are handed out — and committed — in order; a pull then reads
+//! anything, so sequence numbers are handed out — and committed — in order (pushes waiting at
+//! the same time share one transaction: group commit, `pg_push.rs`); a pull then reads
 //! in its own REPEATABLE READ snapshot, which therefore always holds a gap-free prefix of the
 //! sequence, and the cursor can jump to the snapshot's head without skipping a later commit.
 //! Migrations run at connect time in one transaction under an advisory lock, so several
 //! server replicas starting together migrate once.
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use ipc_core::model::{ClientId, DeviceId, OpId, Role, WorkerId};
-use ipc_core::sync::op::Operation;
-use ipc_core::sync::wire::{Rejected, SyncRequest, SyncResponse};
-use tokio_postgres::types::ToSql;
+use ipc_core::model::{ClientId, DeviceId, Role, WorkerId};
+use ipc_core::sync::wire::{SyncRequest, SyncResponse};
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 use uuid::Uuid;
 
 use crate::error::{Result, ServerError};
-use crate::rules::{self, ClientRow, FeedKind, FeedRow, PushContext};
+use crate::rules::{self, FeedKind, FeedRow};
+use crate::storage::pg_push::{Committer, Push};
 use crate::storage::{
     DeviceAuth, DeviceInfo, NewCode, Redeemed, SecretHash, Stats, Storage, Worker, DEFAULT_ORG,
 };
 
 /// Newest schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Connections kept by the pool.
 const POOL_SIZE: usize = 32;
@@ -30,8 +30,9 @@ const POOL_SIZE: usize = 32;
 /// Key of the advisory lock taken while migrating.
 const MIGRATION_LOCK: i64 = 0x0069_7063_5f6b_6974;
 
-/// Migration steps: step `i` brings the schema from version `i` to `i + 1`.
-const STEPS: &[&str] = &[
+/// Migration steps: step `i` brings the schema from version `i` to `i + 1` (public so that
+/// tests can build an older schema and migrate it).
+pub const STEPS: &[&str] = &[
     // 1: the first schema.
     "CREATE TABLE orgs (
         id TEXT PRIMARY KEY,
@@ -112,12 +113,21 @@ const STEPS: &[&str] = &[
     // instead of a scan of the organisation's feed (see PULL_SQL).
     "CREATE INDEX feed_audience_worker ON feed (audience_worker, seq) WHERE kind <> 'op';
     CREATE INDEX feed_audience_team ON feed (org, audience_team, seq) WHERE kind <> 'op';",
+    // 3: an operation's place in the sequence is its own row (`ops.seq`): the feed keeps only
+    // replays and removals, so a push writes one row and three index entries per operation
+    // instead of two rows and five.
+    "DELETE FROM feed WHERE kind = 'op';
+    ALTER TABLE feed DROP CONSTRAINT feed_kind_check;
+    ALTER TABLE feed ADD CONSTRAINT feed_kind_check CHECK (kind IN ('replay', 'removed'));
+    DROP INDEX feed_by_client;",
 ];
 
 /// PostgreSQL storage over a connection pool.
 #[derive(Clone)]
 pub struct PgStorage {
     pool: Pool,
+    /// Stores pushes, several to a transaction (group commit).
+    committer: Committer,
 }
 
 impl std::fmt::Debug for PgStorage {
@@ -204,7 +214,8 @@ impl PgStorage {
         let mut client = pool.get().await?;
         migrate(&mut client, crate::storage::now_ms()).await?;
         drop(client);
-        Ok(PgStorage { pool })
+        let committer = Committer::new(pool.clone());
+        Ok(PgStorage { pool, committer })
     }
 
     /// Close every pooled connection (e.g. before dropping the database in tests).
@@ -242,150 +253,6 @@ fn device_auth_row(row: &Row) -> Result<DeviceAuth> {
     })
 }
 
-async fn load_context(
-    tx: &deadpool_postgres::Transaction<'_>,
-    device: &DeviceAuth,
-    ops: &[Operation],
-) -> Result<PushContext> {
-    let mut ctx = PushContext::default();
-    let ids: Vec<Uuid> = ops.iter().map(|o| o.op_id.as_uuid()).collect();
-    let mut scopes: Vec<Uuid> = ops.iter().map(|o| o.scope.as_uuid()).collect();
-    scopes.sort_unstable();
-    scopes.dedup();
-    for row in tx
-        .query("SELECT op_id, body FROM ops WHERE op_id = ANY($1)", &[&ids])
-        .await?
-    {
-        ctx.stored
-            .insert(OpId::from_uuid(row.try_get(0)?), row.try_get(1)?);
-    }
-    for row in tx
-        .query(
-            "SELECT id, org, worker_id, team FROM clients WHERE id = ANY($1)",
-            &[&scopes],
-        )
-        .await?
-    {
-        ctx.clients.insert(
-            ClientId::from_uuid(row.try_get(0)?),
-            ClientRow {
-                org: row.try_get(1)?,
-                worker: WorkerId::from_uuid(row.try_get(2)?),
-                team: row.try_get(3)?,
-            },
-        );
-    }
-    for row in tx
-        .query(
-            "SELECT client_id FROM client_history WHERE worker_id = $1 AND client_id = ANY($2)",
-            &[&device.worker.as_uuid(), &scopes],
-        )
-        .await?
-    {
-        ctx.history.insert(ClientId::from_uuid(row.try_get(0)?));
-    }
-    Ok(ctx)
-}
-
-async fn push(
-    client: &mut Object,
-    device: &DeviceAuth,
-    ops: &[Operation],
-    now_ms: i64,
-) -> Result<(Vec<OpId>, Vec<Rejected>)> {
-    let tx = client.transaction().await?;
-    // The organisation lock comes first: every later read sees the commits before it.
-    let next: i64 = tx
-        .query_one(
-            "SELECT next_seq FROM orgs WHERE id = $1 FOR UPDATE",
-            &[&device.org],
-        )
-        .await?
-        .try_get(0)?;
-    let ctx = load_context(&tx, device, ops).await?;
-    let plan = rules::plan_push(device, ops, &ctx);
-    let me = device.worker.as_uuid();
-    if !plan.new_clients.is_empty() {
-        let ids: Vec<Uuid> = plan.new_clients.iter().map(|c| c.as_uuid()).collect();
-        tx.execute(
-            "INSERT INTO clients (id, org, worker_id, team, assigned_at_seq, team_since_seq)
-             SELECT u.id, $2, $3, $4, 0, 0 FROM UNNEST($1::uuid[]) AS u(id)",
-            &[&ids, &device.org, &me, &device.team],
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO client_history (client_id, worker_id, first_assigned_at)
-             SELECT u.id, $2, $3 FROM UNNEST($1::uuid[]) AS u(id)
-             ON CONFLICT DO NOTHING",
-            &[&ids, &me, &now_ms],
-        )
-        .await?;
-    }
-    if !plan.accepted.is_empty() {
-        let n = plan.accepted.len();
-        let mut op_ids = Vec::with_capacity(n);
-        let mut seqs = Vec::with_capacity(n);
-        let mut clients = Vec::with_capacity(n);
-        let mut authors = Vec::with_capacity(n);
-        let mut kinds = Vec::with_capacity(n);
-        let mut entities = Vec::with_capacity(n);
-        let mut hlcs = Vec::with_capacity(n);
-        let mut bodies = Vec::with_capacity(n);
-        let mut seq = next;
-        for (op, body) in &plan.accepted {
-            op_ids.push(op.op_id.as_uuid());
-            seqs.push(seq);
-            clients.push(op.scope.as_uuid());
-            authors.push(op.author.as_uuid());
-            kinds.push(op.entity.as_str());
-            entities.push(op.entity_id);
-            hlcs.push(op.hlc.to_string());
-            bodies.push(body.as_str());
-            seq += 1;
-        }
-        let params: [&(dyn ToSql + Sync); 11] = [
-            &device.org,
-            &device.device.as_uuid(),
-            &now_ms,
-            &op_ids,
-            &seqs,
-            &clients,
-            &authors,
-            &kinds,
-            &entities,
-            &hlcs,
-            &bodies,
-        ];
-        tx.execute(
-            "INSERT INTO ops (op_id, org, seq, client_id, device_id, author, entity_kind,
-                              entity_id, hlc, body, received_at)
-             SELECT u.op_id, $1, u.seq, u.client_id, $2, u.author, u.kind, u.entity_id,
-                    u.hlc, u.body, $3
-             FROM UNNEST($4::uuid[], $5::bigint[], $6::uuid[], $7::uuid[], $8::text[],
-                         $9::uuid[], $10::text[], $11::text[])
-                  AS u(op_id, seq, client_id, author, kind, entity_id, hlc, body)",
-            &params,
-        )
-        .await?;
-        tx.execute(
-            "INSERT INTO feed (org, seq, kind, client_id, op_id)
-             SELECT $1, u.seq, 'op', u.client_id, u.op_id
-             FROM UNNEST($2::bigint[], $3::uuid[], $4::uuid[]) AS u(seq, client_id, op_id)",
-            &[&device.org, &seqs, &clients, &op_ids],
-        )
-        .await?;
-        tx.execute(
-            "UPDATE orgs SET next_seq = $2 WHERE id = $1",
-            &[&device.org, &seq],
-        )
-        .await?;
-    }
-    tx.execute(TOUCH_SQL, &[&device.device.as_uuid(), &now_ms])
-        .await?;
-    tx.commit().await?;
-    Ok((plan.acked, plan.rejected))
-}
-
 /// Record when the device was last seen (at most once a minute, to spare writes).
 const TOUCH_SQL: &str = "UPDATE devices SET last_seen_at = $2::BIGINT
      WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2::BIGINT - 60000)";
@@ -394,21 +261,21 @@ const TOUCH_SQL: &str = "UPDATE devices SET last_seen_at = $2::BIGINT
 /// device owns — its worker's clients, its team's clients, the replays and removals addressed
 /// to it — so the cost follows the device's scope, not the size of the organisation's feed.
 /// Each branch is cut to the page size before the union (the page's rows are among them).
+/// Operations are read from `ops` itself (`ops_by_client (client_id, seq)`); the feed holds
+/// only replays and removals (the partial indexes' `kind <> 'op'` is always true there, and
+/// is repeated so that the planner may use them).
 const PULL_SQL: &str = "SELECT seq, kind, client_id, body FROM (
-    (SELECT f.seq, f.kind, f.client_id, o.body
+    (SELECT o.seq, 'op' AS kind, o.client_id, o.body
        FROM clients c
-       JOIN feed f ON f.client_id = c.id AND f.seq > GREATEST($2, c.assigned_at_seq)
-       JOIN ops o ON o.op_id = f.op_id
-      WHERE c.org = $1 AND c.worker_id = $4 AND f.kind = 'op' AND o.device_id <> $3
-      ORDER BY f.seq LIMIT $7)
+       JOIN ops o ON o.client_id = c.id AND o.seq > GREATEST($2, c.assigned_at_seq)
+      WHERE c.org = $1 AND c.worker_id = $4 AND o.device_id <> $3
+      ORDER BY o.seq LIMIT $7)
     UNION ALL
-    (SELECT f.seq, f.kind, f.client_id, o.body
+    (SELECT o.seq, 'op' AS kind, o.client_id, o.body
        FROM clients c
-       JOIN feed f ON f.client_id = c.id AND f.seq > GREATEST($2, c.team_since_seq)
-       JOIN ops o ON o.op_id = f.op_id
-      WHERE $5 AND c.org = $1 AND c.team = $6 AND c.worker_id <> $4
-        AND f.kind = 'op' AND o.device_id <> $3
-      ORDER BY f.seq LIMIT $7)
+       JOIN ops o ON o.client_id = c.id AND o.seq > GREATEST($2, c.team_since_seq)
+      WHERE $5 AND c.org = $1 AND c.team = $6 AND c.worker_id <> $4 AND o.device_id <> $3
+      ORDER BY o.seq LIMIT $7)
     UNION ALL
     (SELECT f.seq, f.kind, f.client_id, o.body
        FROM feed f LEFT JOIN ops o ON o.op_id = f.op_id
@@ -649,18 +516,28 @@ impl Storage for PgStorage {
         request: SyncRequest,
         now_ms: i64,
     ) -> Result<SyncResponse> {
-        let mut client = self.pool.get().await?;
+        // No pooled connection is held while the push waits for the committer: the
+        // committer needs one, and every pooled connection could be waiting on it.
         let (acked, rejected) = if request.ops.is_empty() {
-            client
+            self.pool
+                .get()
+                .await?
                 .execute(TOUCH_SQL, &[&device.device.as_uuid(), &now_ms])
                 .await?;
             (Vec::new(), Vec::new())
         } else {
-            push(&mut client, device, &request.ops, now_ms).await?
+            self.committer
+                .push(Push {
+                    device: device.clone(),
+                    ops: request.ops,
+                    now_ms,
+                })
+                .await?
         };
         let page = if device.revoked {
             None
         } else {
+            let mut client = self.pool.get().await?;
             Some(pull(&mut client, device, request.cursor, request.pull_limit).await?)
         };
         Ok(rules::response(

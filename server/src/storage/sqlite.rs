@@ -337,7 +337,7 @@ fn load_context(
         {
             ctx.clients.insert(op.scope, row);
             if history.exists(params![scope, me])? {
-                ctx.history.insert(op.scope);
+                ctx.history.insert((op.scope, device.worker));
             }
         }
     }
