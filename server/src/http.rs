@@ -23,6 +23,7 @@ use serde::Serialize;
 use tower_http::trace::TraceLayer;
 
 use crate::auth;
+use crate::coding::Coding;
 use crate::config::ServerConfig;
 use crate::error::{Result, ServerError};
 use crate::limit::RateLimiter;
@@ -332,7 +333,9 @@ async fn sync_inner<S: Storage>(
         ms = started.elapsed().as_millis() as u64,
         "sync"
     );
-    Ok(gzip_json(StatusCode::OK, &response))
+    Ok(Coding::negotiate(headers)
+        .reply(StatusCode::OK, &response)
+        .await)
 }
 
 async fn enrol<S: Storage>(
@@ -371,17 +374,17 @@ async fn enrol_inner<S: Storage>(
         Ok(enrolled) => {
             let d = &enrolled.device;
             tracing::info!(device = %d.device, worker = %d.worker, role = d.role.as_str(), "device enrolled");
-            Ok(gzip_json(
-                StatusCode::OK,
-                &EnrolResponse {
-                    version: PROTOCOL_VERSION,
-                    device_id: d.device,
-                    token: enrolled.token.clone(),
-                    worker_id: d.worker,
-                    role: d.role,
-                    team: d.team.clone(),
-                },
-            ))
+            let reply = EnrolResponse {
+                version: PROTOCOL_VERSION,
+                device_id: d.device,
+                token: enrolled.token.clone(),
+                worker_id: d.worker,
+                role: d.role,
+                team: d.team.clone(),
+            };
+            Ok(Coding::negotiate(headers)
+                .reply(StatusCode::OK, &reply)
+                .await)
         }
         Err(refusal) => {
             let status = match refusal {

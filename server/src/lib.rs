@@ -6,11 +6,13 @@
 //! - [`storage`]: the [`Storage`] trait and its SQLite and PostgreSQL backends;
 //!   [`open_storage`] picks one from a URL.
 //! - [`rules`]: what a push may store and what a pull returns, shared by both backends.
+//! - `coding`: reply compression (gzip, or brotli when asked for).
 //! - [`auth`]: enrolment codes and device tokens (stored hashed); [`admin`]: workers, codes,
 //!   assignment, revocation, counts.
 
 pub mod admin;
 pub mod auth;
+mod coding;
 pub mod config;
 pub mod error;
 pub mod http;

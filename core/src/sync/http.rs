@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::sync::engine::{HttpRequest, HttpResponse, Transport, TransportError};
-use crate::sync::wire::MAX_BODY_BYTES;
+use crate::sync::wire::MAX_JSON_BYTES;
 
 /// HTTP transport to one server.
 pub struct UreqTransport {
@@ -46,7 +46,10 @@ impl Transport for UreqTransport {
         };
         let mut response = result.map_err(map_error)?;
         let status = response.status().as_u16();
-        let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
+        // ureq decodes a brotli reply itself (it asks for one: `Accept-Encoding: br`), so the
+        // limit is on the decoded size; a gzip reply arrives as it was sent and `decode`
+        // checks both of its limits.
+        let limit = u64::try_from(MAX_JSON_BYTES).unwrap_or(u64::MAX);
         let body = response
             .body_mut()
             .with_config()

@@ -294,14 +294,22 @@ pub fn gzip_raw(bytes: &[u8]) -> Vec<u8> {
 
 /// Gunzip (with size caps), parse and check the version. A body that is already plain
 /// JSON (a platform HTTP stack may have decompressed it) is accepted too.
+///
+/// Limits: a gzip body may be up to [`MAX_BODY_BYTES`] and expand to [`MAX_JSON_BYTES`]; a
+/// plain body — one an HTTP stack has already decompressed (gzip, or brotli when the server
+/// was asked for it) — may be up to [`MAX_JSON_BYTES`], the size it was allowed to expand to.
 pub fn decode<T: DeserializeOwned + Versioned>(body: &[u8]) -> Result<T, WireError> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(WireError::TooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+    let compressed = body.starts_with(&[0x1f, 0x8b]);
+    let limit = if compressed {
+        MAX_BODY_BYTES
+    } else {
+        MAX_JSON_BYTES
+    };
+    if body.len() > limit {
+        return Err(WireError::TooLarge { limit });
     }
     let plain;
-    let json: &[u8] = if body.starts_with(&[0x1f, 0x8b]) {
+    let json: &[u8] = if compressed {
         let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(MAX_JSON_BYTES));
         let limit = u64::try_from(MAX_JSON_BYTES).unwrap_or(u64::MAX);
         GzDecoder::new(body)
@@ -387,6 +395,44 @@ mod tests {
         assert!(bomb.len() < MAX_BODY_BYTES);
         assert_eq!(
             decode::<SyncRequest>(&bomb),
+            Err(WireError::TooLarge {
+                limit: MAX_JSON_BYTES
+            })
+        );
+    }
+
+    #[test]
+    fn plain_bodies_may_be_as_large_as_a_decompressed_one() {
+        // A pull page an HTTP stack has already decompressed is larger than the compressed
+        // limit; it must still be read (else such a device could never sync that page).
+        let response = SyncResponse {
+            version: PROTOCOL_VERSION,
+            acked: vec![],
+            rejected: vec![],
+            ops: vec![],
+            removed: vec![],
+            cursor: 1,
+            more: false,
+            server_time_ms: 0,
+            wipe: false,
+        };
+        let plain = serde_json::to_vec(&response).unwrap();
+        let padded = [
+            &plain[..plain.len() - 1],
+            &vec![b' '; MAX_BODY_BYTES][..],
+            b"}",
+        ]
+        .concat();
+        assert!(padded.len() > MAX_BODY_BYTES);
+        assert_eq!(decode::<SyncResponse>(&padded), Ok(response));
+        let huge = [
+            &plain[..plain.len() - 1],
+            &vec![b' '; MAX_JSON_BYTES][..],
+            b"}",
+        ]
+        .concat();
+        assert_eq!(
+            decode::<SyncResponse>(&huge),
             Err(WireError::TooLarge {
                 limit: MAX_JSON_BYTES
             })
