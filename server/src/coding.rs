@@ -1,8 +1,8 @@
 //! Reply compression. Every reply is JSON; gzip is the protocol's default and what every
-//! device reads. A device whose HTTP stack asks for brotli (`Accept-Encoding: br`: iOS's
-//! URLSession always does, OkHttp with its brotli interceptor, the Rust transport) gets
-//! brotli instead — about 20 % fewer bytes for a page of operations, which is what a CHW on a
-//! 2G link pays for (docs/benchmarks.md). Requests stay gzip (docs/protocol.md).
+//! device reads. A device whose transport asks for brotli (`Accept-Encoding: br`, e.g. the
+//! Rust transport) gets brotli instead — about 15 % fewer bytes for a page of operations,
+//! which is what a CHW on a 2G link pays for (docs/benchmarks.md). Requests stay gzip
+//! (docs/protocol.md).
 
 use std::io::Write;
 
@@ -11,6 +11,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use ipc_core::sync::wire::encode;
+
+/// Brotli quality (0–11).
+const QUALITY: u32 = 6;
 
 /// Replies at least this large are compressed off the async runtime's threads.
 const BLOCKING_FROM: usize = 64 * 1024;
@@ -103,13 +106,15 @@ impl Coding {
     }
 }
 
-/// Brotli at quality 9 (most of quality 11's gain at a fortieth of its time, measured on a
-/// page of operations) with a window fitted to the body (at most 4 MiB).
+/// Brotli at quality 6 with a window fitted to the body (at most 4 MiB). Measured on pages of
+/// 1,000 operations (`bench/experiments/pull_bytes.py`): quality 6 is 15 % smaller than
+/// gzip; quality 9 another 4 % smaller for three times the CPU, which on a 70,000-operation
+/// first pull made the server, not the link, the bottleneck.
 fn brotli(json: &[u8]) -> Vec<u8> {
     let window = (usize::BITS - json.len().max(1).leading_zeros()).clamp(16, 22);
     let mut out = Vec::with_capacity(json.len() / 6 + 64);
     {
-        let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, 9, window);
+        let mut w = brotli::CompressorWriter::new(&mut out, 64 * 1024, QUALITY, window);
         // Writing into a Vec cannot fail.
         let _ = w.write_all(json);
         let _ = w.flush();

@@ -175,6 +175,10 @@ impl Transport for TracedTransport {
         }
         r
     }
+
+    fn accept_encoding(&self) -> &'static str {
+        self.inner.accept_encoding()
+    }
 }
 
 fn sync(

@@ -184,6 +184,10 @@ impl Transport for Patchy<'_> {
             }
         }
     }
+
+    fn accept_encoding(&self) -> &'static str {
+        self.inner.accept_encoding()
+    }
 }
 
 /// What the syncs of one device did, summed over its attempts.

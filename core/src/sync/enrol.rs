@@ -28,7 +28,7 @@ pub fn enrol(
             headers: vec![
                 ("Content-Type".into(), "application/json".into()),
                 ("Content-Encoding".into(), "gzip".into()),
-                ("Accept-Encoding".into(), "gzip".into()),
+                ("Accept-Encoding".into(), transport.accept_encoding().into()),
             ],
             body: encode(&request),
         })

@@ -2,10 +2,12 @@
 //! shells use their platform's HTTP stack instead (through the bindings' foreign trait), so
 //! this module is behind the `http` feature and not in the mobile library.
 
+use std::io::Read;
 use std::time::Duration;
 
 use crate::sync::engine::{HttpRequest, HttpResponse, Transport, TransportError};
-use crate::sync::wire::MAX_JSON_BYTES;
+
+use crate::sync::wire::{MAX_BODY_BYTES, MAX_JSON_BYTES};
 
 /// HTTP transport to one server.
 pub struct UreqTransport {
@@ -46,18 +48,45 @@ impl Transport for UreqTransport {
         };
         let mut response = result.map_err(map_error)?;
         let status = response.status().as_u16();
-        // ureq decodes a brotli reply itself (it asks for one: `Accept-Encoding: br`), so the
-        // limit is on the decoded size; a gzip reply arrives as it was sent and `decode`
-        // checks both of its limits.
-        let limit = u64::try_from(MAX_JSON_BYTES).unwrap_or(u64::MAX);
+        let brotli = response
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("br"));
+        // The body is read to its end as sent (so the connection is reused), within the
+        // compressed limit; a gzip body is left to `decode`, a brotli one decoded here within
+        // the decompressed limit.
+        let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
         let body = response
             .body_mut()
             .with_config()
             .limit(limit)
             .read_to_vec()
             .map_err(map_error)?;
+        let body = if brotli { unbrotli(&body)? } else { body };
         Ok(HttpResponse { status, body })
     }
+
+    /// This transport decodes brotli replies itself.
+    fn accept_encoding(&self) -> &'static str {
+        "br, gzip"
+    }
+}
+
+/// Decode a brotli body, refusing one that expands beyond [`MAX_JSON_BYTES`].
+fn unbrotli(body: &[u8]) -> Result<Vec<u8>, TransportError> {
+    let limit = u64::try_from(MAX_JSON_BYTES).unwrap_or(u64::MAX);
+    let mut out = Vec::with_capacity(body.len().saturating_mul(6).min(MAX_JSON_BYTES));
+    brotli_decompressor::Decompressor::new(body, 64 * 1024)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|_| TransportError::Io("the reply is not valid brotli".into()))?;
+    if out.len() > MAX_JSON_BYTES {
+        return Err(TransportError::Io(format!(
+            "the reply expands beyond {MAX_JSON_BYTES} bytes"
+        )));
+    }
+    Ok(out)
 }
 
 fn map_error(e: ureq::Error) -> TransportError {
@@ -70,5 +99,32 @@ fn map_error(e: ureq::Error) -> TransportError {
             TransportError::Unreachable(io.to_string())
         }
         other => TransportError::Io(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::io::Write;
+
+    fn brotli(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut w = brotli::CompressorWriter::new(&mut out, 4096, 9, 22);
+            w.write_all(bytes).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn brotli_replies_are_decoded_within_the_limit() {
+        let json = br#"{"version":1,"text":"synthetic"}"#;
+        assert_eq!(unbrotli(&brotli(json)).unwrap(), json);
+        let bomb = brotli(&vec![b' '; MAX_JSON_BYTES + 10]);
+        assert!(bomb.len() < MAX_BODY_BYTES);
+        let err = unbrotli(&bomb).unwrap_err();
+        assert!(matches!(err, TransportError::Io(m) if m.contains("expands")));
+        assert!(unbrotli(b"not brotli at all").is_err());
     }
 }
