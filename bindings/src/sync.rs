@@ -39,10 +39,7 @@ impl IpcStore {
         let store = Arc::clone(&self.store);
         run_blocking("ipc-enrol", move || {
             let server = server_url.trim().trim_end_matches('/').to_string();
-            let transport = ForeignTransport {
-                base_url: server.clone(),
-                inner: transport,
-            };
+            let transport = ForeignTransport::new(server.clone(), transport);
             enrol(&store, &transport, server, code.trim()).map(Into::into)
         })
         .await
@@ -72,10 +69,7 @@ impl IpcStore {
         let caseload_observers = Arc::clone(&self.caseload_observers);
         run_blocking("ipc-sync", move || {
             let _running = running;
-            let transport = ForeignTransport {
-                base_url: enrolment.server,
-                inner: transport,
-            };
+            let transport = ForeignTransport::new(enrolment.server, transport);
             let mut engine = SyncEngine::new(&store, &transport, SyncConfig::default());
             let outcome = engine.sync(&mut |progress| {
                 for o in sync_observers.all() {

@@ -98,6 +98,9 @@ class JdkTransport : HttpTransport {
             throw IpcException.Network(e.javaClass.simpleName)
         }
     }
+
+    /** java.net.http does not decode brotli: replies come gzip, which the core decodes. */
+    override fun decodesBrotli(): Boolean = false
 }
 
 /** A transport whose platform stack fails with its own exception type on every request. */
@@ -108,6 +111,9 @@ class ThrowingTransport : HttpTransport {
         attempts.incrementAndGet()
         throw IOException("synthetic failure: no route to host")
     }
+
+    /** Fails too: the core then asks for gzip, and the sync goes on to fail in send(). */
+    override fun decodesBrotli(): Boolean = throw IOException("synthetic failure")
 }
 
 /** Collects sync progress, as a progress bar's view model would. */

@@ -226,3 +226,64 @@ fn failing_observers_do_not_stop_the_work() {
     assert!(r.complete);
     assert!(*observer.0.lock().unwrap() >= 4, "progress was reported");
 }
+
+/// Answers 400 to everything and remembers the `Accept-Encoding` it was asked to send.
+struct Recording {
+    brotli: Result<bool, IpcError>,
+    accept: Mutex<Vec<String>>,
+}
+
+impl ipc_bindings::foreign::HttpTransport for Recording {
+    fn send(
+        &self,
+        request: ipc_bindings::foreign::HttpRequest,
+    ) -> Result<ipc_bindings::foreign::HttpResponse, IpcError> {
+        for h in request.headers {
+            if h.name.eq_ignore_ascii_case("accept-encoding") {
+                self.accept.lock().unwrap().push(h.value);
+            }
+        }
+        Ok(ipc_bindings::foreign::HttpResponse {
+            status: 400,
+            body: encode(&ErrorBody {
+                version: PROTOCOL_VERSION,
+                code: ErrorCode::EnrolCodeInvalid,
+                message: "unknown code".into(),
+                retry_after_ms: None,
+            }),
+        })
+    }
+
+    fn decodes_brotli(&self) -> Result<bool, IpcError> {
+        self.brotli.clone()
+    }
+}
+
+#[test]
+fn the_shell_says_whether_its_stack_decodes_brotli() {
+    let d = device(Role::Worker);
+    for (brotli, asked) in [
+        (Ok(true), "br, gzip"),
+        (Ok(false), "gzip"),
+        // A shell that fails to answer gets gzip, which the core always decodes.
+        (
+            Err(IpcError::Network {
+                detail: "boom".into(),
+            }),
+            "gzip",
+        ),
+    ] {
+        let t = Arc::new(Recording {
+            brotli,
+            accept: Mutex::new(Vec::new()),
+        });
+        let e = block_on(d.store.enrol_device(
+            "http://127.0.0.1:9".into(),
+            "AAAA".into(),
+            Arc::clone(&t) as Arc<dyn ipc_bindings::foreign::HttpTransport>,
+        ))
+        .unwrap_err();
+        assert!(matches!(e, IpcError::Unauthorized { .. }), "{e:?}");
+        assert_eq!(*t.accept.lock().unwrap(), [asked]);
+    }
+}

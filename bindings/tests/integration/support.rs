@@ -86,6 +86,10 @@ impl HttpTransport for UreqHttp {
             })?;
         Ok(HttpResponse { status, body })
     }
+
+    fn decodes_brotli(&self) -> Result<bool, IpcError> {
+        Ok(false)
+    }
 }
 
 /// A transport that always fails with `error` (what a shell's exception becomes).
@@ -108,6 +112,10 @@ impl HttpTransport for FailingHttp {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         Err(self.error.clone())
     }
+
+    fn decodes_brotli(&self) -> Result<bool, IpcError> {
+        Err(self.error.clone())
+    }
 }
 
 /// A transport that answers every request with a fixed status and body.
@@ -119,6 +127,10 @@ impl HttpTransport for FixedHttp {
             status: self.0,
             body: self.1.clone(),
         })
+    }
+
+    fn decodes_brotli(&self) -> Result<bool, IpcError> {
+        Ok(false)
     }
 }
 

@@ -94,6 +94,10 @@ impl HttpTransport for Gate {
         }
         self.inner.send(request)
     }
+
+    fn decodes_brotli(&self) -> Result<bool, IpcError> {
+        self.inner.decodes_brotli()
+    }
 }
 
 #[test]
