@@ -112,7 +112,7 @@ pub(crate) enum Checked {
     Valid(String),
 }
 
-/// The database-free half of [`plan_push`]: device, shape and repeats, and each valid
+/// The database-free half of [`plan_push`]: device, author, shape and repeats, and each valid
 /// operation's JSON body. A server can run it for many pushes in parallel, before the
 /// serialised part (the context and the scope rules) runs.
 pub(crate) fn check_push(device: &DeviceAuth, ops: &[Operation]) -> Vec<Checked> {
@@ -126,6 +126,14 @@ pub(crate) fn check_push(device: &DeviceAuth, ops: &[Operation]) -> Vec<Checked>
                     op,
                     RejectCode::Invalid,
                     "the operation was written by another device",
+                ))
+            } else if op.author != device.worker {
+                // The record of who wrote what: a device writes as its own worker (work done
+                // before enrolment is re-authored by the store at its first enrolment).
+                Checked::Refused(reject(
+                    op,
+                    RejectCode::Invalid,
+                    "the operation names another worker as its author",
                 ))
             } else if let Err(e) = validate(op) {
                 Checked::Refused(reject(op, RejectCode::Invalid, e.to_string()))
@@ -449,6 +457,21 @@ mod tests {
         assert_eq!(plan.acked, vec![ops[0].op_id, ops[1].op_id]);
         assert_eq!(plan.new_clients, vec![c]);
         assert!(plan.rejected.is_empty());
+    }
+
+    #[test]
+    fn a_device_writes_only_as_its_own_worker() {
+        let d = device(Role::Worker);
+        let mut forged = op(&d, ClientId::new(), EntityKind::Client, create());
+        forged.author = WorkerId::new();
+        let honest = op(&d, ClientId::new(), EntityKind::Client, create());
+        let batch = [forged.clone(), honest.clone()];
+        let plan = plan_push(&d, &batch, &PushContext::default());
+        assert_eq!(plan.acked, vec![honest.op_id]);
+        assert_eq!(plan.rejected.len(), 1);
+        assert_eq!(plan.rejected[0].op_id, forged.op_id);
+        assert_eq!(plan.rejected[0].code, RejectCode::Invalid);
+        assert!(plan.rejected[0].reason.contains("author"));
     }
 
     #[test]

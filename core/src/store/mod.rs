@@ -636,14 +636,21 @@ impl Store {
     }
 
     /// Record a successful enrolment: server, worker identity and token (encrypted). From
-    /// now on operations are authored by the server's worker id.
+    /// now on operations are authored by the server's worker id. At the store's *first*
+    /// enrolment, unsent work done before it (authored by the store's local worker id) is
+    /// re-authored to the enrolled worker in the same transaction; a store enrolled before
+    /// keeps its operations' authors (the server refuses another worker's, visibly).
     pub fn set_enrolment(&self, enrolment: &Enrolment, token: &str) -> Result<()> {
         let mut inner = self.lock_inner();
         let Inner { conn, unlocked } = &mut *inner;
         let cipher = &unlocked.as_ref().ok_or(StoreError::Locked)?.cipher;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        sync_state::set_enrolment(&tx, cipher, enrolment, token)?;
+        let first = sync_state::enrolment(&tx)?.is_none();
         let mut identity = self.identity();
+        if first {
+            outbox::reauthor(&tx, cipher, identity.worker_id, enrolment.worker_id)?;
+        }
+        sync_state::set_enrolment(&tx, cipher, enrolment, token)?;
         identity.worker_id = enrolment.worker_id;
         audit::append(
             &tx,

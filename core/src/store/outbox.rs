@@ -128,6 +128,41 @@ pub fn pending(conn: &Connection, cipher: &FieldCipher, limit: u32) -> Result<Ve
     Ok(out)
 }
 
+/// Give the device's unsent local operations written as `from` the author `to`: at a store's
+/// first enrolment, the work done before it (authored by the store's local worker id) becomes
+/// the enrolled worker's, which the server requires of everything a device sends. Each
+/// payload is opened with its old associated data and sealed again with the new. Returns how
+/// many operations changed.
+pub fn reauthor(
+    conn: &Connection,
+    cipher: &FieldCipher,
+    from: WorkerId,
+    to: WorkerId,
+) -> Result<usize> {
+    if from == to {
+        return Ok(0);
+    }
+    let ops = {
+        let mut stmt = conn.prepare_cached(&format!(
+            "{SELECT} WHERE origin = 'local' AND acked = 0 AND author = ?1"
+        ))?;
+        let mut rows = stmt.query([from.to_string()])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(decode(cipher, row)?);
+        }
+        out
+    };
+    let mut update =
+        conn.prepare_cached("UPDATE ops SET author = ?2, payload = ?3 WHERE op_id = ?1")?;
+    for mut op in ops.iter().cloned() {
+        op.author = to;
+        let payload = cipher.seal(&aad(&op), &serde_json::to_vec(&op.change)?)?;
+        update.execute(params![op.op_id.to_string(), to.to_string(), payload])?;
+    }
+    Ok(ops.len())
+}
+
 /// Every stored operation (local and remote), in HLC order.
 pub fn all(conn: &Connection, cipher: &FieldCipher) -> Result<Vec<Operation>> {
     let mut stmt = conn.prepare_cached(&format!("{SELECT} ORDER BY hlc"))?;

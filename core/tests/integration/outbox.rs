@@ -298,3 +298,55 @@ fn the_hlc_never_goes_backwards() {
         Some("E")
     );
 }
+
+#[test]
+fn the_first_enrolment_makes_earlier_unsent_work_the_enrolled_workers() {
+    use ipc_core::model::{Role, WorkerId};
+    use ipc_core::store::sync_state::Enrolment;
+    let t = new_store();
+    let local = t.store.identity().worker_id;
+    let before = client(&t, "Client Synthetic Before");
+    t.store.add(&before).unwrap();
+    let enrolled = WorkerId::new();
+    let enrolment = |worker_id| Enrolment {
+        server: "http://127.0.0.1:9".into(),
+        worker_id,
+        role: Role::Worker,
+        team: "north".into(),
+    };
+    t.store
+        .set_enrolment(&enrolment(enrolled), "token-1")
+        .unwrap();
+    let after = client(&t, "Client Synthetic After");
+    t.store.add(&after).unwrap();
+    let ops = t.store.outbox(100).unwrap();
+    assert_eq!(ops.len(), 2);
+    // Re-sealed with the new author: the payloads still open, with the same change.
+    assert!(ops.iter().all(|o| o.author == enrolled), "{ops:?}");
+    assert!(matches!(&ops[0].change, Change::Create { .. }));
+    assert_ne!(local, enrolled);
+    // The audit trail keeps what happened: the first write was made as the local worker.
+    assert!(t
+        .store
+        .audit_log(20)
+        .unwrap()
+        .iter()
+        .any(|e| e.actor == local));
+    // A later enrolment (another worker) re-authors nothing: the server refuses another
+    // worker's operations, and the device shows them in quarantine.
+    t.store
+        .set_enrolment(&enrolment(WorkerId::new()), "token-2")
+        .unwrap();
+    assert!(t
+        .store
+        .outbox(100)
+        .unwrap()
+        .iter()
+        .all(|o| o.author == enrolled));
+    // The store reopens and reads the re-sealed operations.
+    let path = t.path.clone();
+    let clock = t.clock.clone();
+    drop(t.store);
+    let again = reopen_unlocked(&path, &clock);
+    assert_eq!(again.outbox(100).unwrap().len(), 2);
+}
