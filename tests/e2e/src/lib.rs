@@ -44,33 +44,204 @@ impl Clock for OffsetClock {
 /// The sync server, in process, over a SQLite file that survives restarts.
 pub struct InProcessServer {
     rt: tokio::runtime::Runtime,
-    /// The server's database file.
-    pub db: PathBuf,
+    backend: Backend,
     inner: Mutex<(AnyStorage, Router)>,
     config: ServerConfig,
+}
+
+/// Where the server keeps its data.
+enum Backend {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database created for this server and dropped with it.
+    Postgres {
+        /// The database's URL.
+        url: String,
+        /// The URL of the cluster's maintenance database (to drop ours).
+        admin_url: String,
+        /// Our database's name.
+        name: String,
+    },
+}
+
+impl Backend {
+    fn url(&self) -> String {
+        match self {
+            Backend::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Backend::Postgres { url, .. } => url.clone(),
+        }
+    }
+}
+
+/// The PostgreSQL cluster for tests (`IPC_TEST_POSTGRES_URL`), or `None` when unset — which
+/// is a failure when `IPC_REQUIRE_POSTGRES=1` (as `scripts/test` sets it).
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("IPC_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("IPC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "{test}: IPC_REQUIRE_POSTGRES=1 but IPC_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("SKIP {test} on PostgreSQL: IPC_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 impl InProcessServer {
     /// Start a server on a new SQLite file in `dir`.
     pub fn start(dir: &Path, config: ServerConfig) -> InProcessServer {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let db = dir.join("server.db");
+        InProcessServer::on(
+            current_thread(),
+            Backend::Sqlite(dir.join("server.db")),
+            config,
+        )
+    }
+
+    /// Start a server on a new PostgreSQL database of the test cluster; `None` when no
+    /// cluster is configured (see [`postgres_url`]).
+    pub fn start_postgres(test: &str, config: ServerConfig) -> Option<InProcessServer> {
+        let admin_url = postgres_url(test)?;
+        let name = format!("ipc_e2e_{test}_{}", std::process::id());
+        let rt = current_thread();
+        rt.block_on(async {
+            let admin = pg_client(&admin_url).await;
+            // Left over from an interrupted run with the same process id: start clean.
+            for sql in [
+                format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                format!("CREATE DATABASE \"{name}\""),
+            ] {
+                admin.batch_execute(&sql).await.unwrap();
+            }
+        });
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        Some(InProcessServer::on(
+            rt,
+            Backend::Postgres {
+                url,
+                admin_url,
+                name,
+            },
+            config,
+        ))
+    }
+
+    fn on(rt: tokio::runtime::Runtime, backend: Backend, config: ServerConfig) -> InProcessServer {
         let storage = rt
-            .block_on(ipc_server::open_storage(&format!(
-                "sqlite:{}",
-                db.display()
-            )))
+            .block_on(ipc_server::open_storage(&backend.url()))
             .unwrap();
         let router = ipc_server::router(storage.clone(), config.clone());
         InProcessServer {
             rt,
-            db,
+            backend,
             inner: Mutex::new((storage, router)),
             config,
         }
+    }
+
+    /// The backend's name (`sqlite` or `postgres`).
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// Every operation id the server stores.
+    pub fn stored_op_ids(&self) -> std::collections::BTreeSet<uuid::Uuid> {
+        match &self.backend {
+            Backend::Sqlite(path) => {
+                let conn = rusqlite::Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .unwrap();
+                let mut stmt = conn.prepare("SELECT op_id FROM ops").unwrap();
+                let ids: Vec<Vec<u8>> = stmt
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect();
+                ids.into_iter()
+                    .map(|b| uuid::Uuid::from_slice(&b).unwrap())
+                    .collect()
+            }
+            Backend::Postgres { url, .. } => self.rt.block_on(async {
+                let c = pg_client(url).await;
+                c.query("SELECT op_id FROM ops", &[])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get::<_, uuid::Uuid>(0))
+                    .collect()
+            }),
+        }
+    }
+
+    /// Every client the server knows: (client, its worker, its team), by id.
+    pub fn stored_clients(&self) -> Vec<(ClientId, WorkerId, String)> {
+        let rows: Vec<(uuid::Uuid, uuid::Uuid, String)> = match &self.backend {
+            Backend::Sqlite(path) => {
+                let conn = rusqlite::Connection::open_with_flags(
+                    path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+                )
+                .unwrap();
+                let mut stmt = conn
+                    .prepare("SELECT id, worker_id, team FROM clients")
+                    .unwrap();
+                let rows: Vec<(Vec<u8>, Vec<u8>, String)> = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .unwrap()
+                    .map(|r| r.unwrap())
+                    .collect();
+                rows.into_iter()
+                    .map(|(c, w, t)| {
+                        (
+                            uuid::Uuid::from_slice(&c).unwrap(),
+                            uuid::Uuid::from_slice(&w).unwrap(),
+                            t,
+                        )
+                    })
+                    .collect()
+            }
+            Backend::Postgres { url, .. } => self.rt.block_on(async {
+                let c = pg_client(url).await;
+                c.query("SELECT id, worker_id, team FROM clients", &[])
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect()
+            }),
+        };
+        let mut out: Vec<_> = rows
+            .into_iter()
+            .map(|(c, w, t)| (ClientId::from_uuid(c), WorkerId::from_uuid(w), t))
+            .collect();
+        out.sort_by_key(|(c, _, _)| *c);
+        out
     }
 
     /// Run a future on the server's runtime.
@@ -87,12 +258,12 @@ impl InProcessServer {
     /// limits, is lost as in a real restart).
     pub fn restart(&self) {
         let mut inner = self.inner.lock().unwrap();
+        if let AnyStorage::Postgres(pg) = &inner.0 {
+            pg.close();
+        }
         let storage = self
             .rt
-            .block_on(ipc_server::open_storage(&format!(
-                "sqlite:{}",
-                self.db.display()
-            )))
+            .block_on(ipc_server::open_storage(&self.backend.url()))
             .unwrap();
         let router = ipc_server::router(storage.clone(), self.config.clone());
         *inner = (storage, router);
@@ -171,6 +342,27 @@ impl InProcessServer {
             )
             .unwrap();
         e
+    }
+}
+
+impl Drop for InProcessServer {
+    /// A PostgreSQL database made for this server is dropped with it.
+    fn drop(&mut self) {
+        if let Backend::Postgres {
+            admin_url, name, ..
+        } = &self.backend
+        {
+            if let Ok(inner) = self.inner.lock() {
+                if let AnyStorage::Postgres(pg) = &inner.0 {
+                    pg.close();
+                }
+            }
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            self.rt.block_on(async {
+                let admin = pg_client(admin_url).await;
+                let _ = admin.batch_execute(&sql).await;
+            });
+        }
     }
 }
 

@@ -381,45 +381,11 @@ fn dump(store: &Store, client: ClientId) -> serde_json::Value {
 }
 
 fn server_op_ids(server: &InProcessServer) -> BTreeSet<Uuid> {
-    let conn = rusqlite::Connection::open_with_flags(
-        &server.db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut stmt = conn.prepare("SELECT op_id FROM ops").unwrap();
-    let ids: Vec<Vec<u8>> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    ids.into_iter()
-        .map(|b| Uuid::from_slice(&b).unwrap())
-        .collect()
+    server.stored_op_ids()
 }
 
 fn server_clients(server: &InProcessServer) -> Vec<(ClientId, WorkerId, String)> {
-    let conn = rusqlite::Connection::open_with_flags(
-        &server.db,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let mut stmt = conn
-        .prepare("SELECT id, worker_id, team FROM clients ORDER BY id")
-        .unwrap();
-    let rows: Vec<(Vec<u8>, Vec<u8>, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(|r| r.unwrap())
-        .collect();
-    rows.into_iter()
-        .map(|(c, w, t)| {
-            (
-                ClientId::from_uuid(Uuid::from_slice(&c).unwrap()),
-                WorkerId::from_uuid(Uuid::from_slice(&w).unwrap()),
-                t,
-            )
-        })
-        .collect()
+    server.stored_clients()
 }
 
 /// Local operations of a device: (op id, acked, quarantine code).
@@ -442,14 +408,31 @@ fn local_ops(device: &Device) -> Vec<(Uuid, bool, Option<String>)> {
         .collect()
 }
 
+fn server_config() -> ServerConfig {
+    ServerConfig {
+        rate_per_minute: 0,
+        ..ServerConfig::default()
+    }
+}
+
 #[test]
 fn devices_converge_under_faults_and_crashes() {
     let dir = tempfile::tempdir().unwrap();
-    let server_config = ServerConfig {
-        rate_per_minute: 0,
-        ..ServerConfig::default()
+    let server = InProcessServer::start(dir.path(), server_config());
+    converge(dir.path(), &server);
+}
+
+/// The same simulation against PostgreSQL (its pushes go through group commit).
+#[test]
+fn devices_converge_under_faults_and_crashes_on_postgres() {
+    let Some(server) = InProcessServer::start_postgres("faults", server_config()) else {
+        return;
     };
-    let server = InProcessServer::start(dir.path(), server_config);
+    let dir = tempfile::tempdir().unwrap();
+    converge(dir.path(), &server);
+}
+
+fn converge(dir: &std::path::Path, server: &InProcessServer) {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
 
     // Two teams; worker A and worker E each have two phones; the phones' clocks disagree.
@@ -474,7 +457,7 @@ fn devices_converge_under_faults_and_crashes() {
             .entry(person.clone())
             .or_insert_with(|| server.add_worker(&format!("Synthetic {person}"), team, role));
         let clock: Arc<dyn Clock> = Arc::new(OffsetClock { offset_ms: offset });
-        let mut d = Device::create(dir.path(), name, clock, role, team);
+        let mut d = Device::create(dir, name, clock, role, team);
         server.enrol(d.store(), worker);
         d.worker = worker;
         devices.push(d);
@@ -530,7 +513,7 @@ fn devices_converge_under_faults_and_crashes() {
             }
         } else if roll < 92 {
             let transport = Faulty {
-                server: &server,
+                server,
                 rng: &fault_rng,
                 tally: &tally,
                 held: &held,
@@ -550,7 +533,7 @@ fn devices_converge_under_faults_and_crashes() {
             devices[i].crash();
             devices[i].restart();
         } else {
-            let clients = server_clients(&server);
+            let clients = server_clients(server);
             if !clients.is_empty() {
                 let (client, _, _) = clients[rng.random_range(0..clients.len())];
                 let to = chw_workers[rng.random_range(0..chw_workers.len())];
@@ -570,7 +553,7 @@ fn devices_converge_under_faults_and_crashes() {
     for _ in 0..30 {
         let mut moved = 0;
         for d in &devices {
-            let r = SyncEngine::new(d.store(), &Direct(&server), config())
+            let r = SyncEngine::new(d.store(), &Direct(server), config())
                 .sync(&mut |_| {})
                 .unwrap();
             assert!(
@@ -615,7 +598,7 @@ fn devices_converge_under_faults_and_crashes() {
     assert!(reassignments > 0);
 
     // 1. Every operation is on the server exactly once, or quarantined on its device.
-    let on_server = server_op_ids(&server);
+    let on_server = server_op_ids(server);
     let mut quarantined = BTreeSet::new();
     let mut acked = BTreeSet::new();
     for d in &devices {
@@ -651,7 +634,7 @@ fn devices_converge_under_faults_and_crashes() {
     );
 
     // 2 and 3. Scopes: identical state where shared; nothing outside.
-    let clients = server_clients(&server);
+    let clients = server_clients(server);
     let in_scope = |d: &Device, worker: WorkerId, team: &str| match d.role {
         Role::Supervisor => d.team == team,
         _ => d.worker == worker,
