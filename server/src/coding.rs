@@ -70,6 +70,17 @@ impl Coding {
                 }
             }
         };
+        self.response(status, body)
+    }
+
+    /// The reply in gzip, if compressing in brotli could not finish.
+    fn fallback<T: Serialize>(self, status: StatusCode, value: &T) -> Response {
+        tracing::error!("brotli compression task failed; replying in gzip");
+        Coding::Gzip.response(status, encode(value))
+    }
+
+    /// A JSON reply whose body is already compressed with this coding.
+    fn response(self, status: StatusCode, body: Vec<u8>) -> Response {
         (
             status,
             [
@@ -78,21 +89,6 @@ impl Coding {
                 (header::VARY, "accept-encoding"),
             ],
             body,
-        )
-            .into_response()
-    }
-
-    /// The reply in gzip, if compressing in brotli could not finish.
-    fn fallback<T: Serialize>(self, status: StatusCode, value: &T) -> Response {
-        tracing::error!("brotli compression task failed; replying in gzip");
-        (
-            status,
-            [
-                (header::CONTENT_TYPE, "application/json"),
-                (header::CONTENT_ENCODING, Coding::Gzip.name()),
-                (header::VARY, "accept-encoding"),
-            ],
-            encode(value),
         )
             .into_response()
     }
