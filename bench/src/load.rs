@@ -16,10 +16,10 @@ use flate2::Compression;
 use serde::Serialize;
 use uuid::Uuid;
 
-use ipc_core::model::{CourseId, DeviceId, OpId, WorkerId};
+use ipc_core::model::{CourseId, DeviceId, WorkerId};
 use ipc_core::store::record::{to_fields, Entity};
 use ipc_core::sync::hlc::{Hlc, HlcClock};
-use ipc_core::sync::op::{Change, Operation};
+use ipc_core::sync::op::{op_id_for, Change, Operation};
 use ipc_core::sync::wire::{decode, SyncResponse, PROTOCOL_VERSION, SYNC_PATH};
 
 use crate::device::request_enrolment;
@@ -192,20 +192,28 @@ impl OpSource {
     }
 
     fn op<E: Entity>(&mut self, e: &E) -> Result<Operation> {
+        self.op_with(e, serde_json::Value::Null)
+    }
+
+    /// The create of `e` carrying `extensions` (null: none), as the store's write path makes it.
+    fn op_with<E: Entity>(&mut self, e: &E, extensions: serde_json::Value) -> Result<Operation> {
         // Realistic means valid: the same checks as the store's write path.
         e.check(chrono::Local::now().date_naive())?;
         let now = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+        let hlc = self.clock.tick(now);
+        let mut fields = to_fields(e)?;
+        if !extensions.is_null() {
+            fields.insert("extensions".into(), extensions);
+        }
         Ok(Operation {
-            op_id: OpId::new(),
-            hlc: self.clock.tick(now),
+            op_id: op_id_for(&hlc),
+            hlc,
             device_id: self.device,
             author: self.worker,
             scope: e.scope(),
             entity: E::KIND,
             entity_id: e.id(),
-            change: Change::Create {
-                fields: to_fields(e)?,
-            },
+            change: Change::Create { fields },
         })
     }
 
@@ -249,9 +257,8 @@ impl OpSource {
             course: doc.id,
             sessions: 0,
         });
-        out.push(self.op(&client)?);
+        out.push(self.op_with(&client, extra)?);
         out.push(self.op(&course)?);
-        out.push(self.op(&extra)?);
         Ok(())
     }
 
@@ -314,10 +321,8 @@ impl OpSource {
         };
         let (s, sx) = map_session(&session).map_err(BenchError::Verify)?;
         let (q, qx) = map_phq9(&phq9, CourseId::from_uuid(course)).map_err(BenchError::Verify)?;
-        out.push(self.op(&s)?);
-        out.push(self.op(&sx)?);
-        out.push(self.op(&q)?);
-        out.push(self.op(&qx)?);
+        out.push(self.op_with(&s, sx)?);
+        out.push(self.op_with(&q, qx)?);
         Ok(())
     }
 

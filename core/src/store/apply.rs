@@ -130,12 +130,7 @@ pub fn apply(conn: &Connection, cipher: &FieldCipher, op: &Operation) -> Result<
     let columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
     let is_create = matches!(op.change, Change::Create { .. });
     let before = clock.clone();
-    let winners = clock.merge(
-        op.hlc,
-        is_create,
-        fields.keys().map(String::as_str),
-        &columns,
-    );
+    let winners = clock.merge(op.hlc, is_create, written(op, &columns), &columns);
     if winners.is_empty() && clock == before {
         return Ok(Effect::Unchanged);
     }
@@ -144,7 +139,11 @@ pub fn apply(conn: &Connection, cipher: &FieldCipher, op: &Operation) -> Result<
     let mut values: Vec<SqlValue> = Vec::with_capacity(winners.len() + 3);
     values.push(SqlValue::Text(id.clone()));
     for name in &winners {
-        let (Some(col), Some(value)) = (spec.column(name), fields.get(*name)) else {
+        // A create writes every column: one it leaves out is written as null.
+        let (Some(col), Some(value)) = (
+            spec.column(name),
+            fields.get(*name).or(is_create.then_some(&Value::Null)),
+        ) else {
             continue;
         };
         values.push(encode(cipher, spec, col, &row, value)?);
@@ -165,7 +164,11 @@ pub fn apply(conn: &Connection, cipher: &FieldCipher, op: &Operation) -> Result<
     ))?
     .execute(rusqlite::params_from_iter(values))?;
     Ok(Effect::Written(
-        winners.into_iter().map(str::to_string).collect(),
+        winners
+            .into_iter()
+            .filter(|w| fields.contains_key(*w))
+            .map(str::to_string)
+            .collect(),
     ))
 }
 
@@ -199,12 +202,7 @@ fn insert_new(
     let mut clock = RowClock::default();
     let columns: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
     let is_create = matches!(op.change, Change::Create { .. });
-    let winners = clock.merge(
-        op.hlc,
-        is_create,
-        fields.keys().map(String::as_str),
-        &columns,
-    );
+    let winners = clock.merge(op.hlc, is_create, written(op, &columns), &columns);
     let mut names = vec!["id"];
     let mut values: Vec<SqlValue> = vec![SqlValue::Text(id.to_string())];
     if op.entity != EntityKind::Client {
@@ -234,8 +232,27 @@ fn insert_new(
     ))?
     .execute(rusqlite::params_from_iter(values))?;
     Ok(Effect::Written(
-        winners.into_iter().map(str::to_string).collect(),
+        winners
+            .into_iter()
+            .filter(|w| fields.contains_key(*w))
+            .map(str::to_string)
+            .collect(),
     ))
+}
+
+/// The columns an operation writes: an update, the fields it names; a create, every column of
+/// its kind (one it leaves out is written as null), so two creates of one record merge to the
+/// same state in any order.
+fn written<'a>(op: &'a Operation, columns: &[&'a str]) -> Vec<&'a str> {
+    match &op.change {
+        Change::Create { fields } => fields
+            .keys()
+            .map(String::as_str)
+            .chain(columns.iter().copied().filter(|c| !fields.contains_key(*c)))
+            .collect(),
+        Change::Update { fields } => fields.keys().map(String::as_str).collect(),
+        Change::Delete => Vec::new(),
+    }
 }
 
 /// Reduce a record to its canonical tombstone: only `id`, `client_id` and `_deleted` remain.

@@ -871,6 +871,13 @@ impl Records for Writer<'_> {
     }
 }
 
+impl Reader<'_> {
+    /// The `extensions` object of a live record, if it has one.
+    pub fn extensions(&self, kind: EntityKind, id: Uuid) -> Result<Option<serde_json::Value>> {
+        read::extensions(self.conn, self.cipher, kind, id)
+    }
+}
+
 /// Read access inside [`Store::read`].
 pub struct Reader<'a> {
     /// The connection (inside a read transaction).
@@ -911,6 +918,30 @@ impl Writer<'_> {
         }
         let fields = record::to_fields(e)?;
         self.write_op(E::KIND, e.scope(), e.id(), Change::Create { fields })
+    }
+
+    /// Create a record with its `extensions` (fields a programme's forms collect that the
+    /// model has no place for, keyed by source: `{"cht:session": {…}}`), in one operation.
+    pub fn create_with_extensions<E: Entity>(
+        &mut self,
+        e: &E,
+        extensions: serde_json::Value,
+    ) -> Result<Operation> {
+        e.check(self.today)?;
+        shape::check_extensions(&extensions)?;
+        if read::exists(&self.tx, E::KIND, e.id())? {
+            return Err(StoreError::InvalidOperation("a record with that id exists"));
+        }
+        let mut fields = record::to_fields(e)?;
+        if !extensions.is_null() {
+            fields.insert(spec::EXTENSIONS.to_string(), extensions);
+        }
+        self.write_op(E::KIND, e.scope(), e.id(), Change::Create { fields })
+    }
+
+    /// The `extensions` object of a live record, if it has one.
+    pub fn extensions(&self, kind: EntityKind, id: Uuid) -> Result<Option<serde_json::Value>> {
+        read::extensions(&self.tx, self.cipher, kind, id)
     }
 
     /// Change a record: `f` edits a copy, which is validated; only the fields that changed
@@ -966,9 +997,10 @@ impl Writer<'_> {
         change: Change,
     ) -> Result<Operation> {
         let now_ms = u64::try_from(self.now.timestamp_millis()).unwrap_or(0);
+        let hlc = self.hlc.tick(now_ms);
         let op = Operation {
-            op_id: OpId::new(),
-            hlc: self.hlc.tick(now_ms),
+            op_id: crate::sync::op::op_id_for(&hlc),
+            hlc,
             device_id: self.identity.device_id,
             author: self.identity.worker_id,
             scope,

@@ -9,7 +9,7 @@ use crate::model::ClientId;
 use crate::store::crypto::FieldCipher;
 use crate::store::error::Result;
 use crate::store::record::{decode, from_fields, row_uuid, Entity};
-use crate::store::spec::spec;
+use crate::store::spec::{spec, EXTENSIONS};
 use crate::sync::op::EntityKind;
 
 /// Which records to load.
@@ -33,7 +33,13 @@ pub fn list<E: Entity>(conn: &Connection, cipher: &FieldCipher, filter: Filter) 
     } else {
         "client_id"
     };
-    let cols: Vec<&str> = spec.columns.iter().map(|c| c.name).collect();
+    // The domain structs have no `extensions`: leave that column sealed (see `extensions`).
+    let columns: Vec<_> = spec
+        .columns
+        .iter()
+        .filter(|c| c.name != EXTENSIONS)
+        .collect();
+    let cols: Vec<&str> = columns.iter().map(|c| c.name).collect();
     let (cond, arg) = match filter {
         Filter::All => ("1 = 1".to_string(), None),
         Filter::Id(id) => ("id = ?1".to_string(), Some(id.to_string())),
@@ -55,8 +61,8 @@ pub fn list<E: Entity>(conn: &Connection, cipher: &FieldCipher, filter: Filter) 
         let id: String = row.get(0)?;
         let client: String = row.get(1)?;
         let uuid = row_uuid(&id)?;
-        let mut fields = Map::with_capacity(spec.columns.len() + 2);
-        for (i, col) in spec.columns.iter().enumerate() {
+        let mut fields = Map::with_capacity(columns.len() + 2);
+        for (i, col) in columns.iter().enumerate() {
             let value = decode(cipher, spec, col, &uuid, row.get_ref(i + 2)?)?;
             fields.insert(col.name.to_string(), value);
         }
@@ -68,6 +74,32 @@ pub fn list<E: Entity>(conn: &Connection, cipher: &FieldCipher, filter: Filter) 
 /// Load one live record.
 pub fn get<E: Entity>(conn: &Connection, cipher: &FieldCipher, id: Uuid) -> Result<Option<E>> {
     Ok(list::<E>(conn, cipher, Filter::Id(id))?.into_iter().next())
+}
+
+/// The `extensions` object of a live record (`None` when the record has none or is not live).
+pub fn extensions(
+    conn: &Connection,
+    cipher: &FieldCipher,
+    kind: EntityKind,
+    id: Uuid,
+) -> Result<Option<serde_json::Value>> {
+    let spec = spec(kind);
+    let Some(col) = spec.column(EXTENSIONS) else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT {EXTENSIONS} FROM {} WHERE id = ?1 AND _created IS NOT NULL AND _deleted IS NULL",
+        spec.table
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query([id.to_string()])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    match decode(cipher, spec, col, &id, row.get_ref(0)?)? {
+        serde_json::Value::Null => Ok(None),
+        value => Ok(Some(value)),
+    }
 }
 
 /// Whether a row (live, placeholder or tombstone) with this id exists for the kind.

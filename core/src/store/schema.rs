@@ -15,9 +15,11 @@
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
 use super::error::{Result, StoreError};
+use super::spec::{spec, EXTENSIONS};
+use crate::sync::op::EntityKind;
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// `PRAGMA application_id` of an ipc-kit store ("IPC1"), checked before a file is opened.
 pub const APPLICATION_ID: u32 = 0x4950_4331;
@@ -47,7 +49,8 @@ CREATE TABLE clients (
     consent         TEXT,
     assigned_worker TEXT,
     registered_on   TEXT,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX clients_worker ON clients(assigned_worker);
 
@@ -64,7 +67,8 @@ CREATE TABLE courses (
     end_note         BLOB,
     ended_on         TEXT,
     extension_reason BLOB,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX courses_client ON courses(client_id, enrolled_on);
 
@@ -83,7 +87,8 @@ CREATE TABLE sessions (
     notes         BLOB,
     task          BLOB,
     completed     INTEGER,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX sessions_course ON sessions(course_id, number);
 CREATE INDEX sessions_client ON sessions(client_id);
@@ -95,7 +100,8 @@ CREATE TABLE screenings (
     response_ids TEXT,
     outcome      TEXT,
     note         BLOB,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX screenings_client ON screenings(client_id, date);
 
@@ -112,7 +118,8 @@ CREATE TABLE responses (
     band               BLOB,
     flags              BLOB,
     administered_at    TEXT,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX responses_client ON responses(client_id, administered_at);
 
@@ -127,7 +134,8 @@ CREATE TABLE inventory_entries (
     conflict     BLOB,
     what_changed BLOB,
     expectations BLOB,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX inventory_course ON inventory_entries(course_id);
 
@@ -138,7 +146,8 @@ CREATE TABLE timeline_events (
     date        TEXT,
     event       BLOB,
     mood_change BLOB,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX timeline_course ON timeline_events(course_id, date);
 
@@ -153,7 +162,8 @@ CREATE TABLE risk_events (
     assessment  BLOB,
     status      TEXT,
     closed_at   TEXT,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX risk_client ON risk_events(client_id, status);
 
@@ -167,7 +177,8 @@ CREATE TABLE referrals (
     status      TEXT,
     created_on  TEXT,
     updated_on  TEXT,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX referrals_client ON referrals(client_id);
 
@@ -178,7 +189,8 @@ CREATE TABLE supervisor_notes (
     written_at TEXT,
     text       BLOB,
     risk_event TEXT,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX notes_client ON supervisor_notes(client_id);
 
@@ -189,7 +201,8 @@ CREATE TABLE reminders (
     kind      TEXT,
     due       TEXT,
     status    TEXT,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX reminders_due ON reminders(status, due);
 
@@ -200,7 +213,8 @@ CREATE TABLE extras (
     subject_id   TEXT,
     source       TEXT,
     data         BLOB,
-    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}'
+    _created TEXT, _deleted TEXT, _clock TEXT NOT NULL DEFAULT '{}',
+    extensions BLOB
 ) STRICT;
 CREATE INDEX extras_subject ON extras(subject_id);
 
@@ -302,6 +316,16 @@ pub fn upgrade_from(tx: &Transaction<'_>, version: u32) -> Result<()> {
              ) STRICT;
              CREATE INDEX extras_subject ON extras(subject_id);",
         )?,
+        // v3: every record kind gets its `extensions` (imported fields the model has no place
+        // for, carried in the record's own operation instead of a separate `extras` record).
+        2 => {
+            for kind in EntityKind::ALL {
+                tx.execute_batch(&format!(
+                    "ALTER TABLE {} ADD COLUMN {EXTENSIONS} BLOB;",
+                    spec(kind).table
+                ))?;
+            }
+        }
         _ => {
             return Err(StoreError::NewerSchema {
                 found: version,

@@ -9,11 +9,13 @@
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
+use crate::model::{check_code, EXTRA_MAX_BYTES};
 use crate::model::{
     Client, Course, Extra, InventoryEntry, QuestionnaireResponse, Referral, Reminder, RiskEvent,
     Screening, Session, SupervisorNote, TimelineEvent,
 };
 use crate::store::error::{Result, StoreError};
+use crate::store::spec::EXTENSIONS;
 use crate::sync::op::{Change, EntityKind, Operation};
 
 const NIL: &str = "00000000-0000-0000-0000-000000000000";
@@ -80,6 +82,10 @@ pub fn check(op: &Operation) -> Result<()> {
         }
     };
     for (k, v) in fields {
+        if k == EXTENSIONS {
+            check_extensions(v)?;
+            continue;
+        }
         obj.insert(k.clone(), v.clone());
     }
     obj.insert("id".into(), Value::String(op.entity_id.to_string()));
@@ -110,6 +116,35 @@ pub fn check(op: &Operation) -> Result<()> {
             "a value does not fit its field",
         ))
     }
+}
+
+/// `extensions` is null (none) or an object of sources (lowercase codes such as
+/// `cht:session`), each an object, at most [`EXTRA_MAX_BYTES`] serialised in all.
+pub fn check_extensions(value: &Value) -> Result<()> {
+    let Value::Object(sources) = value else {
+        return if value.is_null() {
+            Ok(())
+        } else {
+            Err(StoreError::InvalidOperation("extensions is not an object"))
+        };
+    };
+    for (source, fields) in sources {
+        if check_code(EXTENSIONS, source, &[':', '-', '.']).is_err() {
+            return Err(StoreError::InvalidOperation(
+                "an extensions source is not a lowercase code",
+            ));
+        }
+        if !fields.is_object() {
+            return Err(StoreError::InvalidOperation(
+                "an extensions source does not hold an object",
+            ));
+        }
+    }
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if size > EXTRA_MAX_BYTES {
+        return Err(StoreError::InvalidOperation("extensions is too large"));
+    }
+    Ok(())
 }
 
 fn fits<T: DeserializeOwned>(value: Value) -> bool {

@@ -7,6 +7,13 @@
 
 use crate::sync::op::EntityKind;
 
+/// The column every kind has for fields a programme's forms collect that the IPC model has no
+/// place for (a visit's GPS location, a form's own version, …), like a FHIR resource's
+/// `extension`: a JSON object keyed by source (`"cht:session": {…}`), encrypted at rest, set
+/// in the same operation as the record's other fields. Readers of the domain structs skip
+/// it; [`crate::store::read::extensions`] reads it.
+pub const EXTENSIONS: &str = "extensions";
+
 /// How a clear (unencrypted) column stores its JSON value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColType {
@@ -86,6 +93,7 @@ static CLIENT: KindSpec = KindSpec {
         clear("consent", Json),
         clear("assigned_worker", Text),
         clear("registered_on", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -105,6 +113,7 @@ static COURSE: KindSpec = KindSpec {
         secret("end_note", Text),
         clear("ended_on", Text),
         secret("extension_reason", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -126,6 +135,7 @@ static SESSION: KindSpec = KindSpec {
         secret("notes", Text),
         secret("task", Text),
         clear("completed", Bool),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -139,6 +149,7 @@ static SCREENING: KindSpec = KindSpec {
         clear("response_ids", Json),
         clear("outcome", Text),
         secret("note", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -158,6 +169,7 @@ static RESPONSE: KindSpec = KindSpec {
         secret("band", Text),
         secret("flags", Json),
         clear("administered_at", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -175,6 +187,7 @@ static INVENTORY_ENTRY: KindSpec = KindSpec {
         secret("conflict", Text),
         secret("what_changed", Text),
         secret("expectations", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -188,6 +201,7 @@ static TIMELINE_EVENT: KindSpec = KindSpec {
         clear("date", Text),
         secret("event", Text),
         secret("mood_change", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -205,6 +219,7 @@ static RISK_EVENT: KindSpec = KindSpec {
         secret("assessment", Json),
         clear("status", Text),
         clear("closed_at", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -221,6 +236,7 @@ static REFERRAL: KindSpec = KindSpec {
         clear("status", Text),
         clear("created_on", Text),
         clear("updated_on", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -234,6 +250,7 @@ static SUPERVISOR_NOTE: KindSpec = KindSpec {
         clear("written_at", Text),
         secret("text", Text),
         clear("risk_event", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -247,6 +264,7 @@ static REMINDER: KindSpec = KindSpec {
         clear("kind", Text),
         clear("due", Text),
         clear("status", Text),
+        secret(EXTENSIONS, Json),
     ],
 };
 
@@ -260,6 +278,7 @@ static EXTRA: KindSpec = KindSpec {
         clear("subject_id", Text),
         clear("source", Text),
         secret("data", Json),
+        secret(EXTENSIONS, Json),
     ],
 };
 

@@ -4,6 +4,7 @@
 mod audit;
 mod bad_input;
 mod crash;
+mod extensions;
 mod files;
 mod merge;
 mod migration;

@@ -15,7 +15,10 @@ use rusqlite::Connection;
 use crate::support::*;
 
 /// Frozen schemas: (version, SQL as released).
-const FROZEN: &[(u32, &str)] = &[(1, include_str!("../fixtures/schema_v1.sql"))];
+const FROZEN: &[(u32, &str)] = &[
+    (1, include_str!("../fixtures/schema_v1.sql")),
+    (2, include_str!("../fixtures/schema_v2.sql")),
+];
 
 /// Collapse whitespace and drop it around punctuation, so formatting does not matter.
 fn normalise(sql: &str) -> String {

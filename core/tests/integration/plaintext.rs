@@ -18,6 +18,11 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// The extensions every record below carries.
+fn ext() -> serde_json::Value {
+    json!({"zqx:source": {"ZQXEXTKEY": "ZQXEXTVALUE"}})
+}
+
 /// Every distinctive value written below.
 const NEEDLES: &[&str] = &[
     "ZQXWORKER",
@@ -29,6 +34,8 @@ const NEEDLES: &[&str] = &[
     "ZQXADDRESS",
     "ZQXENDNOTE",
     "ZQXEXTENSION",
+    "ZQXEXTKEY",
+    "ZQXEXTVALUE",
     "life_changes",
     "loneliness",
     "dissolution",
@@ -183,22 +190,25 @@ fn write_everything() -> TestStore {
     note.text = "ZQXSUPNOTE".into();
 
     write(&t.store, |w| {
-        w.create(&c)?;
-        w.create(&ended)?;
-        w.create(&disputes)?;
-        w.create(&s)?;
-        w.create(&sc)?;
-        w.create(&resp)?;
-        w.create(&inv)?;
-        w.create(&ev)?;
-        w.create(&risk)?;
-        w.create(&refer)?;
-        w.create(&gone)?;
-        w.create(&note)?;
-        w.create(&reminder(&disputes, today))?;
+        w.create_with_extensions(&c, ext())?;
+        w.create_with_extensions(&ended, ext())?;
+        w.create_with_extensions(&disputes, ext())?;
+        w.create_with_extensions(&s, ext())?;
+        w.create_with_extensions(&sc, ext())?;
+        w.create_with_extensions(&resp, ext())?;
+        w.create_with_extensions(&inv, ext())?;
+        w.create_with_extensions(&ev, ext())?;
+        w.create_with_extensions(&risk, ext())?;
+        w.create_with_extensions(&refer, ext())?;
+        w.create_with_extensions(&gone, ext())?;
+        w.create_with_extensions(&note, ext())?;
+        w.create_with_extensions(
+            &reminder(&disputes, today),
+            json!({"zqx:source": {"ZQXEXTKEY": "ZQXEXTVALUE"}}),
+        )?;
         let mut x = extra(c.id, s.id.as_uuid());
         x.data = json!({"ZQXEXTRAKEY": "ZQXEXTRAVALUE"});
-        w.create(&x)?;
+        w.create_with_extensions(&x, ext())?;
         Ok(())
     })
     .unwrap();
