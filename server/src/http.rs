@@ -147,7 +147,7 @@ impl ApiError {
                 ErrorCode::VersionUnsupported,
                 e.to_string(),
             ),
-            WireError::Compression | WireError::Json { .. } => {
+            WireError::Compression | WireError::Json { .. } | WireError::Columns(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::Malformed, e.to_string())
             }
         }
@@ -314,6 +314,7 @@ async fn sync_inner<S: Storage>(
     }
     request.pull_limit = request.pull_limit.clamp(1, app.config.max_pull_ops);
     let pushed = request.ops.len();
+    let format = request.pull_format;
     let response = app
         .storage
         .sync(&device, request, now_ms())
@@ -325,7 +326,8 @@ async fn sync_inner<S: Storage>(
         pushed,
         acked = response.acked.len(),
         rejected = response.rejected.len(),
-        pulled = response.ops.len(),
+        pulled = response.op_count(),
+        format = format.as_str(),
         removed = response.removed.len(),
         cursor = response.cursor,
         more = response.more,

@@ -9,8 +9,9 @@ use std::collections::{HashMap, HashSet};
 
 use ipc_core::model::{ClientId, OpId, Role, WorkerId};
 use ipc_core::store::apply::validate;
+use ipc_core::sync::columns::to_columns;
 use ipc_core::sync::op::{Change, EntityKind, Operation};
-use ipc_core::sync::wire::{RejectCode, Rejected, SyncResponse, PROTOCOL_VERSION};
+use ipc_core::sync::wire::{PullFormat, RejectCode, Rejected, SyncResponse, PROTOCOL_VERSION};
 
 use crate::storage::DeviceAuth;
 
@@ -354,12 +355,14 @@ pub(crate) fn assemble_pull(rows: Vec<FeedRow>, limit: usize, head: i64, from: i
     page
 }
 
-/// The reply to a sync request.
+/// The reply to a sync request, its operations in the format the request asked for: rows
+/// in `ops`, or a columnar page in `op_columns` (left out when the page has no operations).
 pub(crate) fn response(
     acked: Vec<OpId>,
     rejected: Vec<Rejected>,
     page: Option<Page>,
     request_cursor: u64,
+    pull_format: PullFormat,
     now_ms: i64,
 ) -> SyncResponse {
     let wipe = page.is_none();
@@ -367,16 +370,21 @@ pub(crate) fn response(
         cursor: request_cursor,
         ..Page::default()
     });
+    let (ops, op_columns) = match pull_format {
+        PullFormat::Columns if !page.ops.is_empty() => (Vec::new(), Some(to_columns(&page.ops))),
+        PullFormat::Rows | PullFormat::Columns => (page.ops, None),
+    };
     SyncResponse {
         version: PROTOCOL_VERSION,
         acked,
         rejected,
-        ops: page.ops,
+        ops,
         removed: page.removed,
         cursor: page.cursor,
         more: page.more,
         server_time_ms: now_ms,
         wipe,
+        op_columns,
     }
 }
 

@@ -37,6 +37,7 @@ conformance!(
     idempotent_push,
     invalid_operations_do_not_block_the_batch,
     pull_order_paging_and_cursor,
+    columnar_pull_equals_row_pull,
     cursor_from_the_future_restarts,
     scope_per_role,
     supervisor_notes,
@@ -56,7 +57,7 @@ mod suite {
 
     use ipc_core::model::{ClientId, DeviceId, Role};
     use ipc_core::sync::op::{Change, EntityKind};
-    use ipc_core::sync::wire::RejectCode;
+    use ipc_core::sync::wire::{PullFormat, RejectCode};
     use ipc_server::auth::{self, EnrolRefusal};
     use ipc_server::storage::now_ms;
     use ipc_server::{admin, ServerError, Stats, Storage};
@@ -172,6 +173,59 @@ mod suite {
         assert!(idle.ops.is_empty());
         assert!(idle.cursor > head);
         assert_eq!(idle.cursor, other.cursor);
+    }
+
+    /// The same device at the same cursor gets the same page whether it asks for rows or a
+    /// columnar page; the columnar reply carries its operations only in `op_columns`, and
+    /// no page at all when it has no operations.
+    pub async fn columnar_pull_equals_row_pull<S: Storage>(s: &S) {
+        let mut w = enrolled(s, Role::Worker, "north").await;
+        let (c1, create1) = w.new_client();
+        let (c2, create2) = w.new_client();
+        let course = w.create(c1, EntityKind::Course);
+        let delete = w.op(c1, EntityKind::Course, course.entity_id, Change::Delete);
+        let mut all = vec![create1, create2, course];
+        all.extend((0..6).map(|i| w.edit(if i % 2 == 0 { c1 } else { c2 }, i)));
+        all.push(delete);
+        let r = w.sync(s, all.clone()).await;
+        assert_eq!(r.acked, ids(&all), "{:?}", r.rejected);
+        let mut sup = enrolled(s, Role::Supervisor, "north").await;
+        let note = sup.create(c2, EntityKind::SupervisorNote);
+        let r = sup.sync(s, vec![note.clone()]).await;
+        assert_eq!(r.acked, vec![note.op_id]);
+        all.push(note);
+
+        let mut w2 = device_for(s, w.worker).await;
+        let mut got = Vec::new();
+        for page in 0.. {
+            assert!(page < 10, "paging ends");
+            let cursor = w2.cursor;
+            let mut rows = w2.sync_as(s, vec![], 4, PullFormat::Rows).await;
+            w2.cursor = cursor;
+            let mut cols = w2.sync_as(s, vec![], 4, PullFormat::Columns).await;
+            assert!(rows.op_columns.is_none());
+            assert!(cols.ops.is_empty(), "a columnar reply has no rows");
+            assert_eq!(cols.op_columns.is_some(), !rows.ops.is_empty());
+            assert_eq!(cols.op_count(), rows.ops.len());
+            assert_eq!(
+                (&cols.removed, cols.cursor, cols.more, cols.wipe),
+                (&rows.removed, rows.cursor, rows.more, rows.wipe)
+            );
+            let row_ops = rows.take_ops().unwrap();
+            assert_eq!(
+                cols.take_ops().unwrap(),
+                row_ops,
+                "same operations, same order"
+            );
+            got.extend(row_ops);
+            if !rows.more {
+                break;
+            }
+        }
+        assert_eq!(ids(&got), ids(&all));
+        // Idle: no page at all.
+        let idle = w2.sync_as(s, vec![], 4, PullFormat::Columns).await;
+        assert!(idle.op_columns.is_none() && idle.ops.is_empty() && !idle.more);
     }
 
     pub async fn cursor_from_the_future_restarts<S: Storage>(s: &S) {

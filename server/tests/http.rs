@@ -23,8 +23,8 @@ use ipc_core::sync::engine::{
 };
 use ipc_core::sync::http::UreqTransport;
 use ipc_core::sync::wire::{
-    decode, encode, EnrolRequest, EnrolResponse, ErrorBody, ErrorCode, SyncRequest, SyncResponse,
-    ENROL_PATH, HEALTH_PATH, PROTOCOL_VERSION, SYNC_PATH,
+    decode, encode, EnrolRequest, EnrolResponse, ErrorBody, ErrorCode, PullFormat, SyncRequest,
+    SyncResponse, ENROL_PATH, HEALTH_PATH, PROTOCOL_VERSION, SYNC_PATH,
 };
 use ipc_server::storage::now_ms;
 use ipc_server::{admin, serve_with_shutdown, AnyStorage, ServerConfig, Stats};
@@ -200,6 +200,7 @@ fn sync_request(cursor: u64, ops: Vec<ipc_core::sync::op::Operation>) -> SyncReq
         ops,
         pull_limit: 1000,
         device_time_ms: now_ms(),
+        pull_format: PullFormat::Rows,
     }
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::model::DeviceId;
 
 /// Largest wall-clock value the 12-hex-digit text form can carry (year 10889).
-const MAX_WALL_MS: u64 = 0xffff_ffff_ffff;
+pub const MAX_WALL_MS: u64 = 0xffff_ffff_ffff;
 
 /// A hybrid logical timestamp. Ordered by `(wall_ms, counter, node)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,6 +1,7 @@
 //! Sync building blocks: the hybrid logical clock, operations and the merge rule. The sync
 //! engine and wire types join them with the sync issue; nothing here does I/O.
 
+pub mod columns;
 pub mod engine;
 pub mod enrol;
 pub mod hlc;

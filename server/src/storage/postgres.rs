@@ -545,6 +545,7 @@ impl Storage for PgStorage {
             rejected,
             page,
             request.cursor,
+            request.pull_format,
             now_ms,
         ))
     }

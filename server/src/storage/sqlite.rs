@@ -510,6 +510,7 @@ fn sync_blocking(
         rejected,
         page,
         request.cursor,
+        request.pull_format,
         now_ms,
     ))
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ipc_core::model::{ClientId, DeviceId, OpId, Role, WorkerId};
 use ipc_core::sync::hlc::Hlc;
 use ipc_core::sync::op::{Change, EntityKind, FieldMap, Operation};
-use ipc_core::sync::wire::{SyncRequest, SyncResponse, MAX_PULL_OPS, PROTOCOL_VERSION};
+use ipc_core::sync::wire::{PullFormat, SyncRequest, SyncResponse, MAX_PULL_OPS, PROTOCOL_VERSION};
 use ipc_server::storage::now_ms;
 use ipc_server::{admin, auth, DeviceAuth, PgStorage, SqliteStorage, Storage};
 use tokio_postgres::NoTls;
@@ -229,6 +229,17 @@ impl Dev {
         ops: Vec<Operation>,
         limit: u32,
     ) -> SyncResponse {
+        self.sync_as(s, ops, limit, PullFormat::Rows).await
+    }
+
+    /// Push `ops` and pull up to `limit` in `pull_format`; the cursor advances.
+    pub async fn sync_as<S: Storage>(
+        &mut self,
+        s: &S,
+        ops: Vec<Operation>,
+        limit: u32,
+        pull_format: PullFormat,
+    ) -> SyncResponse {
         let auth = self.auth(s).await;
         let r = s
             .sync(
@@ -239,6 +250,7 @@ impl Dev {
                     ops,
                     pull_limit: limit,
                     device_time_ms: now_ms(),
+                    pull_format,
                 },
                 now_ms(),
             )

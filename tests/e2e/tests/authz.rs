@@ -92,6 +92,7 @@ fn sync_req(ops: Vec<Operation>) -> Vec<u8> {
         ops,
         pull_limit: 1000,
         device_time_ms: 0,
+        pull_format: PullFormat::Rows,
     })
 }
 
