@@ -502,16 +502,18 @@ fn run(args: &RunArgs) -> Result<()> {
             let _ = std::fs::remove_dir_all(&tpl);
         }
     }
+    let defaults = ipc_core::sync::engine::SyncConfig::default();
     let summary = json!({
         "config": {
             "engine": format!("ipc-kit {} sync (ureq client, keep-alive) -> ipc-bench-server (SQLite)", ipc_core::VERSION),
             "label": args.label,
             "latency_ms": args.latency,
-            "gzip": if args.no_gzip { "proxy strips Accept-Encoding; bodies are gzip by protocol" } else { "request and response bodies gzip (by protocol)" },
+            "gzip": if args.no_gzip { "proxy strips Accept-Encoding: replies gzip (the protocol's default); requests gzip" } else { "requests gzip; replies brotli (negotiated by Accept-Encoding), else gzip" },
+            "pull_format": format!("{:?}", defaults.pull_format),
             "client_keepalive": true,
-            "max_batch_ops": args.max_batch_ops.unwrap_or(500),
-            "pull_limit": args.pull_limit.unwrap_or(1000),
-            "max_batch_bytes": args.max_batch_bytes.unwrap_or(512 * 1024),
+            "max_batch_ops": args.max_batch_ops.unwrap_or(defaults.max_batch_ops),
+            "pull_limit": args.pull_limit.unwrap_or(defaults.pull_limit),
+            "max_batch_bytes": args.max_batch_bytes.unwrap_or(defaults.max_batch_bytes),
             "server_rate_limit": "off",
         },
         "runs": summary_runs,

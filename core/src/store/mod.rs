@@ -606,18 +606,7 @@ impl Store {
     /// The next batch of the outbox: at most `max_ops` operations and about `max_bytes` of
     /// JSON (always at least one operation if any is waiting).
     pub fn outbox_batch(&self, max_ops: u32, max_bytes: usize) -> Result<Vec<Operation>> {
-        let ops = self.outbox(max_ops)?;
-        let mut bytes = 0usize;
-        let mut out = Vec::with_capacity(ops.len());
-        for op in ops {
-            let size = serde_json::to_vec(&op).map(|v| v.len()).unwrap_or(0);
-            if !out.is_empty() && bytes.saturating_add(size) > max_bytes {
-                break;
-            }
-            bytes = bytes.saturating_add(size);
-            out.push(op);
-        }
-        Ok(out)
+        self.read(|r| outbox::pending_bounded(r.conn, r.cipher, max_ops, max_bytes))
     }
 
     /// The last sync cursor applied.

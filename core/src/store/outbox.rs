@@ -128,6 +128,33 @@ pub fn pending(conn: &Connection, cipher: &FieldCipher, limit: u32) -> Result<Ve
     Ok(out)
 }
 
+/// The oldest unsent local operations: at most `limit`, and about `max_bytes` of JSON (always
+/// at least one if any is waiting). Rows are decoded one at a time and reading stops at the
+/// bound, so a batch never holds more decrypted operations than it sends.
+pub fn pending_bounded(
+    conn: &Connection,
+    cipher: &FieldCipher,
+    limit: u32,
+    max_bytes: usize,
+) -> Result<Vec<Operation>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE origin = 'local' AND acked = 0 AND quarantine IS NULL ORDER BY hlc LIMIT ?1"
+    ))?;
+    let mut rows = stmt.query([limit])?;
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        let op = decode(cipher, row)?;
+        let size = serde_json::to_vec(&op).map_or(0, |v| v.len());
+        if !out.is_empty() && bytes.saturating_add(size) > max_bytes {
+            break;
+        }
+        bytes = bytes.saturating_add(size);
+        out.push(op);
+    }
+    Ok(out)
+}
+
 /// Give the device's unsent local operations written as `from` the author `to`: at a store's
 /// first enrolment, the work done before it (authored by the store's local worker id) becomes
 /// the enrolled worker's, which the server requires of everything a device sends. Each

@@ -100,8 +100,8 @@ impl Default for SyncConfig {
     fn default() -> Self {
         SyncConfig {
             max_batch_ops: 1_000,
-            max_batch_bytes: 1024 * 1024,
-            pull_limit: 1_000,
+            max_batch_bytes: 512 * 1024,
+            pull_limit: 500,
             max_attempts: 5,
             backoff_base: Duration::from_millis(500),
             backoff_cap: Duration::from_secs(30),
