@@ -901,16 +901,12 @@ impl Writer<'_> {
 
     /// Create a record after validating it.
     pub fn create<E: Entity>(&mut self, e: &E) -> Result<Operation> {
-        e.check(self.today)?;
-        if read::exists(&self.tx, E::KIND, e.id())? {
-            return Err(StoreError::InvalidOperation("a record with that id exists"));
-        }
-        let fields = record::to_fields(e)?;
-        self.write_op(E::KIND, e.scope(), e.id(), Change::Create { fields })
+        self.create_with_extensions(e, serde_json::Value::Null)
     }
 
     /// Create a record with its `extensions` (fields a programme's forms collect that the
-    /// model has no place for, keyed by source: `{"cht:session": {…}}`), in one operation.
+    /// model has no place for, keyed by source: `{"cht:session": {…}}`; null for none), in
+    /// one operation.
     pub fn create_with_extensions<E: Entity>(
         &mut self,
         e: &E,

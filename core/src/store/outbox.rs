@@ -117,15 +117,7 @@ fn decode(cipher: &FieldCipher, row: &rusqlite::Row<'_>) -> Result<Operation> {
 
 /// Local operations not yet acknowledged, oldest first, at most `limit`.
 pub fn pending(conn: &Connection, cipher: &FieldCipher, limit: u32) -> Result<Vec<Operation>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE origin = 'local' AND acked = 0 AND quarantine IS NULL ORDER BY hlc LIMIT ?1"
-    ))?;
-    let mut rows = stmt.query([limit])?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(decode(cipher, row)?);
-    }
-    Ok(out)
+    pending_bounded(conn, cipher, limit, usize::MAX)
 }
 
 /// The oldest unsent local operations: at most `limit`, and about `max_bytes` of JSON (always
@@ -145,11 +137,13 @@ pub fn pending_bounded(
     let mut bytes = 0usize;
     while let Some(row) = rows.next()? {
         let op = decode(cipher, row)?;
-        let size = serde_json::to_vec(&op).map_or(0, |v| v.len());
-        if !out.is_empty() && bytes.saturating_add(size) > max_bytes {
-            break;
+        if max_bytes < usize::MAX {
+            let size = serde_json::to_vec(&op).map_or(0, |v| v.len());
+            if !out.is_empty() && bytes.saturating_add(size) > max_bytes {
+                break;
+            }
+            bytes = bytes.saturating_add(size);
         }
-        bytes = bytes.saturating_add(size);
         out.push(op);
     }
     Ok(out)
