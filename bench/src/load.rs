@@ -342,26 +342,48 @@ impl OpSource {
     }
 }
 
-/// The request body, gzip-compressed (fast level: the generator's CPU is not the server's).
-pub fn request_body(cursor: u64, ops: &[Operation], pull_limit: u32) -> Vec<u8> {
-    #[derive(Serialize)]
-    struct Req<'a> {
-        version: u32,
-        cursor: u64,
-        ops: &'a [Operation],
-        pull_limit: u32,
-        device_time_ms: i64,
+/// A batch of operations, serialised once (a JSON array) so that the generator spends no
+/// CPU making it while the server is measured; `len` operations.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    json: Vec<u8>,
+    len: usize,
+}
+
+impl Batch {
+    /// Serialise `ops`.
+    pub fn new(ops: &[Operation]) -> Result<Batch> {
+        Ok(Batch {
+            json: serde_json::to_vec(ops)?,
+            len: ops.len(),
+        })
     }
-    let json = serde_json::to_vec(&Req {
-        version: PROTOCOL_VERSION,
-        cursor,
-        ops,
-        pull_limit,
-        device_time_ms: chrono::Utc::now().timestamp_millis(),
-    })
-    .unwrap_or_default();
-    let mut gz = GzEncoder::new(Vec::with_capacity(json.len() / 3), Compression::fast());
-    gz.write_all(&json)
+
+    /// Operations in the batch.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the batch has no operations.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The request body for `batch` (a `SyncRequest`), gzip-compressed (fast level: the
+/// generator's CPU is not the server's).
+pub fn request_body(cursor: u64, batch: &Batch, pull_limit: u32) -> Vec<u8> {
+    let head = format!(
+        "{{\"version\":{PROTOCOL_VERSION},\"cursor\":{cursor},\"pull_limit\":{pull_limit},\"device_time_ms\":{},\"ops\":",
+        chrono::Utc::now().timestamp_millis()
+    );
+    let mut gz = GzEncoder::new(
+        Vec::with_capacity(batch.json.len() / 3),
+        Compression::fast(),
+    );
+    gz.write_all(head.as_bytes())
+        .and_then(|()| gz.write_all(&batch.json))
+        .and_then(|()| gz.write_all(b"}"))
         .and_then(|()| gz.finish())
         .unwrap_or_default()
 }
@@ -416,6 +438,7 @@ pub struct Device {
     token: String,
     source: OpSource,
     cursor: u64,
+    prepared: std::collections::VecDeque<Batch>,
 }
 
 impl Device {
@@ -434,7 +457,26 @@ impl Device {
             token: reply.token,
             source: OpSource::new(device, reply.worker_id, seed, caseload),
             cursor: 0,
+            prepared: std::collections::VecDeque::new(),
         })
+    }
+
+    /// Make, before the run starts, the batches the device will send in a paced run of
+    /// `cfg` (the mean interval is `cfg.interval`; a few more for the jitter), so that making
+    /// them does not compete with the server for the machine's CPU while it is measured. A
+    /// closed-loop run (no interval) makes its batches as it goes; so does a paced run that
+    /// uses them all up.
+    pub fn prepare(&mut self, cfg: &LoadConfig) -> Result<()> {
+        if cfg.interval.is_zero() {
+            return Ok(());
+        }
+        let run = (cfg.warmup + cfg.duration).as_secs_f64() / cfg.interval.as_secs_f64();
+        let n = (run * 1.2).ceil() as usize + 2;
+        for _ in 0..n {
+            let ops = self.source.batch(cfg.batch_ops)?;
+            self.prepared.push_back(Batch::new(&ops)?);
+        }
+        Ok(())
     }
 
     fn round_trip(&mut self, body: &[u8]) -> std::result::Result<SyncResponse, String> {
@@ -473,29 +515,35 @@ impl Device {
         // Spread the first syncs over one interval.
         let mut next = Instant::now() + cfg.interval.mul_f64(rng.unit());
         let max_requests = 1 + (cfg.warmup + cfg.duration).as_millis() as u64 * 20;
-        let mut pending: Vec<Operation> = Vec::new();
+        let mut pending: Option<Batch> = None;
         let mut last_failed = false;
         while out.requests < max_requests {
-            if pending.is_empty() {
-                match self.source.batch(cfg.batch_ops) {
-                    Ok(b) => pending = b,
+            let batch = match pending.take().or_else(|| self.prepared.pop_front()) {
+                Some(b) => b,
+                None => match self
+                    .source
+                    .batch(cfg.batch_ops)
+                    .and_then(|ops| Batch::new(&ops))
+                {
+                    Ok(b) => b,
                     Err(e) => {
                         out.errors += 1;
                         out.first_error.get_or_insert_with(|| e.to_string());
                         break;
                     }
-                }
-            }
+                },
+            };
             let now = Instant::now();
             if next > now {
                 std::thread::sleep(next - now);
             }
             let start = Instant::now();
             if start >= end {
+                pending = Some(batch);
                 break;
             }
             next = start + cfg.interval.mul_f64(0.5 + rng.unit());
-            let body = request_body(self.cursor, &pending, cfg.pull_limit);
+            let body = request_body(self.cursor, &batch, cfg.pull_limit);
             let t0 = Instant::now();
             let result = self.round_trip(&body);
             let ms = t0.elapsed().as_secs_f64() * 1000.0;
@@ -503,7 +551,7 @@ impl Device {
             match result {
                 Ok(reply) => {
                     let acked = reply.acked.len() as u64;
-                    out.sent_total += pending.len() as u64;
+                    out.sent_total += batch.len() as u64;
                     out.acked_total += acked;
                     out.rejected += reply.rejected.len() as u64;
                     out.pulled += reply.ops.len() as u64;
@@ -518,7 +566,6 @@ impl Device {
                         out.latencies_ms.push(ms);
                         out.acked_in_window += acked;
                     }
-                    pending.clear();
                 }
                 Err(e) => {
                     out.errors += 1;
@@ -526,11 +573,12 @@ impl Device {
                     out.first_error.get_or_insert(e);
                     // Resend the same batch after a pause (the server stores each op once).
                     next = Instant::now() + Duration::from_millis(500);
+                    pending = Some(batch);
                 }
             }
         }
         if last_failed {
-            out.in_doubt = pending.len() as u64;
+            out.in_doubt = pending.map_or(0, |b| b.len() as u64);
         }
         out
     }
@@ -601,7 +649,7 @@ mod tests {
             }
         }
         assert_eq!(clients.len(), 5, "caseload bound");
-        let body = request_body(3, &src.batch(10).unwrap(), 1000);
+        let body = request_body(3, &Batch::new(&src.batch(10).unwrap()).unwrap(), 1000);
         let req: SyncRequest = decode(&body).unwrap();
         assert_eq!(req.cursor, 3);
         assert!(req.ops.len() >= 10);

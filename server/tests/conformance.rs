@@ -1000,3 +1000,80 @@ mod migrations {
         db.drop_db().await;
     }
 }
+
+/// The push committer (PostgreSQL) has a connection of its own, outside the pool.
+mod postgres_committer {
+    use std::time::Duration;
+
+    use ipc_core::model::Role;
+    use ipc_core::sync::wire::{PullFormat, SyncRequest, MAX_PULL_OPS, PROTOCOL_VERSION};
+    use ipc_server::storage::now_ms;
+    use ipc_server::{admin, Storage};
+
+    use crate::common::{enrolled, PgTestDb};
+
+    /// When the committer's connection is lost (here its backend is terminated, with the
+    /// pool's), a push may fail while the loss is noticed, but none is acknowledged without
+    /// being stored; the next push is stored on a new connection, and nothing twice.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_lost_connection_acknowledges_nothing_unstored_and_is_made_again() {
+        let Some(db) = PgTestDb::create("pg_committer_reconnect").await else {
+            return;
+        };
+        let s = &db.storage;
+        let mut w = enrolled(s, Role::Worker, "north").await;
+        let (c, create) = w.new_client();
+        assert_eq!(
+            w.sync(s, vec![create.clone()]).await.acked,
+            vec![create.op_id]
+        );
+        let auth = w.auth(s).await;
+
+        let (admin_client, conn) = db.config.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        let killed = admin_client
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                  WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .len();
+        assert!(
+            killed >= 2,
+            "the committer's and a pooled connection ({killed})"
+        );
+
+        let edit = w.edit(c, 1);
+        let mut failures = 0;
+        let acked = loop {
+            let request = SyncRequest {
+                version: PROTOCOL_VERSION,
+                cursor: 0,
+                ops: vec![edit.clone()],
+                pull_limit: MAX_PULL_OPS,
+                device_time_ms: now_ms(),
+                pull_format: PullFormat::Rows,
+            };
+            match s.sync(&auth, request, now_ms()).await {
+                Ok(r) => break r.acked,
+                Err(_) if failures < 5 => {
+                    failures += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("the committer did not reconnect: {e}"),
+            }
+        };
+        assert_eq!(acked, vec![edit.op_id]);
+        let stored: i64 = admin_client
+            .query_one("SELECT count(*) FROM ops", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(stored, 2, "each operation once");
+        assert_eq!(admin::stats(s).await.unwrap().ops, 2);
+        drop(admin_client);
+        db.drop_db().await;
+    }
+}

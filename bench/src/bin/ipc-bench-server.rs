@@ -15,6 +15,10 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The allocator `ipc serve` uses (cli/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};

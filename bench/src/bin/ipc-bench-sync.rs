@@ -79,6 +79,10 @@ struct RunArgs {
     /// Strip Accept-Encoding in the proxy (`--no-gzip`).
     #[arg(long)]
     no_gzip: bool,
+    /// The simulated device (default: `ipc-bench-client` beside this program).
+    /// `scripts/bench-sync` passes the one built with the phone library's `mobile` profile.
+    #[arg(long)]
+    client_bin: Option<PathBuf>,
     /// Operations pushed per round trip (default: the engine's, 500).
     #[arg(long)]
     max_batch_ops: Option<u32>,
@@ -291,7 +295,10 @@ fn check(cond: bool, what: impl FnOnce() -> String) -> Result<()> {
 fn run(args: &RunArgs) -> Result<()> {
     let dir = bin_dir()?;
     let paths = Paths {
-        client: dir.join("ipc-bench-client"),
+        client: args
+            .client_bin
+            .clone()
+            .unwrap_or_else(|| dir.join("ipc-bench-client")),
         server: dir.join("ipc-bench-server"),
     };
     let server_args = |setup: bool| -> Vec<String> {

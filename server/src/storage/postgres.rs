@@ -1,4 +1,5 @@
-//! The PostgreSQL backend (tokio-postgres with a deadpool connection pool).
+//! The PostgreSQL backend (tokio-postgres with a deadpool connection pool; pushes go to the
+//! group committer, `pg_push.rs`, which has a connection of its own).
 //!
 //! Concurrency: a push locks its organisation's row (`SELECT … FOR UPDATE`) before reading
 //! anything, so sequence numbers are handed out — and committed — in order (pushes waiting at
@@ -208,7 +209,7 @@ impl PgStorage {
     /// Connect with a parsed configuration and bring the schema up to date.
     pub async fn from_config(config: tokio_postgres::Config) -> Result<PgStorage> {
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -221,13 +222,15 @@ impl PgStorage {
         let mut client = pool.get().await?;
         migrate(&mut client, crate::storage::now_ms()).await?;
         drop(client);
-        let committer = Committer::new(pool.clone());
+        let committer = Committer::start(config)?;
         Ok(PgStorage { pool, committer })
     }
 
-    /// Close every pooled connection (e.g. before dropping the database in tests).
+    /// Close every pooled connection, and the committer's once the pushes queued are stored
+    /// (e.g. before dropping the database in tests).
     pub fn close(&self) {
         self.pool.close();
+        self.committer.disconnect();
     }
 }
 
@@ -523,8 +526,8 @@ impl Storage for PgStorage {
         request: SyncRequest,
         now_ms: i64,
     ) -> Result<SyncResponse> {
-        // No pooled connection is held while the push waits for the committer: the
-        // committer needs one, and every pooled connection could be waiting on it.
+        // The push goes to the committer, which has its own connection; no pooled
+        // connection is held while it waits.
         let (acked, rejected) = if request.ops.is_empty() {
             self.pool
                 .get()
