@@ -10,6 +10,7 @@
 //! No FFI types and no async runtime live here: the bindings and the server wrap this crate.
 
 pub mod clock;
+mod embedded;
 pub mod error;
 pub mod instruments;
 pub mod model;

@@ -45,7 +45,7 @@ struct Args {
 #[derive(Subcommand)]
 enum Cmd {
     /// Measure our sync through the link proxy.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the side-by-side table from the peer's and our JSON results.
     Compare(CompareArgs),
 }

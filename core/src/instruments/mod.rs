@@ -14,6 +14,8 @@ mod translation;
 
 use std::collections::BTreeMap;
 
+use crate::embedded;
+
 pub use change::{change, Change, ChangeRules, ChangeSources};
 pub use definition::{
     AnswerOption, Band, Bands, CompareOp, Definition, FlagCondition, FlagRule, FlagTarget, Item,
@@ -25,12 +27,15 @@ pub use translation::{
     render, RenderedInstrument, RenderedItem, RenderedOption, RenderedText, TranslationPack,
 };
 
-/// The builtin PHQ-2 definition (JSON).
-pub const PHQ2_JSON: &str = include_str!("data/phq2.json");
+/// The builtin PHQ-2 definition (JSON; the library holds it compressed, `embedded.rs`).
+#[cfg(test)]
+pub(crate) const PHQ2_JSON: &str = include_str!("data/phq2.json");
 /// The builtin PHQ-9 definition (JSON), with the unscored difficulty item.
-pub const PHQ9_JSON: &str = include_str!("data/phq9.json");
+#[cfg(test)]
+pub(crate) const PHQ9_JSON: &str = include_str!("data/phq9.json");
 /// The builtin GAD-7 definition (JSON).
-pub const GAD7_JSON: &str = include_str!("data/gad7.json");
+#[cfg(test)]
+pub(crate) const GAD7_JSON: &str = include_str!("data/gad7.json");
 
 /// Definitions by instrument id and version.
 #[derive(Debug, Clone, Default)]
@@ -51,8 +56,14 @@ impl Registry {
     /// Only if an embedded definition fails validation, which the tests rule out.
     pub fn builtin() -> Result<Self> {
         let mut registry = Self::new();
-        for json in [PHQ2_JSON, PHQ9_JSON, GAD7_JSON] {
-            registry.register(Definition::from_json(json)?)?;
+        for compressed in [embedded::PHQ2, embedded::PHQ9, embedded::GAD7] {
+            let json = embedded::text(compressed).map_err(|_| InstrumentError::Json {
+                what: "builtin definition (damaged in the library)",
+                line: 0,
+                column: 0,
+                message: "could not be decompressed".into(),
+            })?;
+            registry.register(Definition::from_json(&json)?)?;
         }
         Ok(registry)
     }

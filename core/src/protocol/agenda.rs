@@ -16,8 +16,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Result alias for agenda loading, look-ups and translations.
 pub type Result<T> = std::result::Result<T, AgendaError>;
 
-/// The built-in English agenda.
-pub const BUILTIN_JSON: &str = include_str!("content/agenda.en.json");
+/// The built-in English agenda (JSON; the library holds it compressed, `embedded.rs`).
+#[cfg(test)]
+pub(crate) const BUILTIN_JSON: &str = include_str!("content/agenda.en.json");
 
 /// Phase ids, in course order (reference §2).
 pub const PHASES: [&str; 3] = ["initial", "middle", "termination"];
@@ -230,7 +231,14 @@ pub struct Agenda {
 impl Agenda {
     /// The built-in English agenda.
     pub fn builtin() -> Result<Self> {
-        Self::from_json(BUILTIN_JSON)
+        let json =
+            crate::embedded::text(crate::embedded::AGENDA_EN).map_err(|_| AgendaError::Json {
+                what: "builtin agenda (damaged in the library)",
+                line: 0,
+                column: 0,
+                message: "could not be decompressed".into(),
+            })?;
+        Self::from_json(&json)
     }
 
     /// Parses and validates an agenda (e.g. a programme's own wording).
